@@ -1,0 +1,662 @@
+"""The data model of slitwise products: every HDU, column, unit, dtype and keyword.
+
+This module is the single place that documents ``spec.fits`` and ``zfit.fits``. It holds the
+declarations as plain frozen dataclasses (:data:`PRODUCTS`), checks files against them
+(:func:`validate_product`), and renders the documentation page ``docs/products.md``::
+
+    python -m slitwise.io.schema docs/products.md
+
+Conventions
+-----------
+- Units are FITS unit strings (parsed with ``astropy.units.Unit(..., format="fits")``); an empty
+  string means dimensionless, and is still written as an explicit ``TUNITn = ''`` card so that
+  every column carries TUNIT.
+- ``dtype`` is a numpy dtype name (``float64``, ``int32``, ``bool``) or ``str``; it fixes the
+  FITS column format (``D``, ``J``, ``L``, ``nA``) and is what the readers return, so a write
+  followed by a read gives bitwise-identical arrays.
+- A column whose ``pattern`` is set stands for a family of columns (``flux_box3``, ...).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import sys
+from typing import Any
+
+import astropy.units as u
+import numpy as np
+from astropy.io import fits
+
+from slitwise.errors import input_error
+
+__all__ = [
+    "FORMAT_VERSION",
+    "ColumnSpec",
+    "KeywordSpec",
+    "HDUSpec",
+    "ProductSpec",
+    "SPEC_SCHEMA",
+    "ZFIT_SCHEMA",
+    "PRODUCTS",
+    "ZWARN_BITS",
+    "ZQUAL_VALUES",
+    "STRUCTURAL_KEYWORDS",
+    "parse_unit",
+    "validate_product",
+    "validate_hdul",
+    "table_hdu",
+    "table_columns",
+    "render_markdown",
+]
+
+#: Version of the product formats; the major number changes when a reader of the previous
+#: version could no longer read a new file.
+FORMAT_VERSION = "1.0"
+
+#: FITS cards that belong to the file structure, not to product metadata.
+STRUCTURAL_KEYWORDS = frozenset(
+    {"SIMPLE", "BITPIX", "NAXIS", "NAXIS1", "NAXIS2", "NAXIS3", "EXTEND", "CHECKSUM",
+     "DATASUM", "XTENSION", "PCOUNT", "GCOUNT", "EXTNAME", "TFIELDS"}
+)  # fmt: skip
+
+
+@dataclasses.dataclass(frozen=True)
+class ColumnSpec:
+    """One table column: name, FITS unit, dtype and a one-line description."""
+
+    name: str
+    unit: str
+    dtype: str
+    description: str
+    required: bool = True
+    #: Regular expression (full match) when this spec stands for a family of columns.
+    pattern: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class KeywordSpec:
+    """One header keyword: name, Python type (str/int/float/bool), description."""
+
+    name: str
+    type: str
+    description: str
+    required: bool = True
+    unit: str = ""
+    #: Fixed value every file must carry (e.g. ORIGIN = 'slitwise'), or None.
+    value: Any = None
+
+
+@dataclasses.dataclass(frozen=True)
+class HDUSpec:
+    """One HDU of a product."""
+
+    name: str
+    kind: str  # "primary", "image" or "table"
+    description: str
+    required: bool = True
+    keywords: tuple[KeywordSpec, ...] = ()
+    columns: tuple[ColumnSpec, ...] = ()
+    #: Images: allowed numbers of dimensions and the pixel dtype.
+    ndim: tuple[int, ...] = ()
+    dtype: str = ""
+    #: Images: BUNIT every file must have ("" = free, documented by the BUNIT keyword).
+    bunit: str = ""
+    #: Tables: whether columns not declared here may be present (kept on round trip).
+    extra_columns: bool = False
+
+    def column(self, name: str) -> ColumnSpec | None:
+        """The spec of column ``name`` (exact or pattern match), or None."""
+        for col in self.columns:
+            if col.pattern is None and col.name.lower() == name.lower():
+                return col
+        for col in self.columns:
+            if col.pattern is not None and re.fullmatch(col.pattern, name):
+                return col
+        return None
+
+
+@dataclasses.dataclass(frozen=True)
+class ProductSpec:
+    """A product file: its kind (file-name suffix), description and ordered HDUs."""
+
+    kind: str
+    description: str
+    hdus: tuple[HDUSpec, ...]
+
+    def hdu(self, name: str) -> HDUSpec:
+        """The spec of HDU ``name``."""
+        for h in self.hdus:
+            if h.name == name:
+                return h
+        raise KeyError(name)
+
+    def keywords(self, hdu: str = "PRIMARY") -> dict[str, KeywordSpec]:
+        """Declared keywords of an HDU by name."""
+        return {k.name: k for k in self.hdu(hdu).keywords}
+
+
+# -- shared pieces ---------------------------------------------------------------------------
+FNU = "uJy"
+#: FITS spelling of 1e-20 erg/s/cm2/Angstrom (plain "A" would be read as Ampere).
+FLAM = "10**-20 erg Angstrom-1 s-1 cm-2"
+
+
+def _provenance(kind: str) -> tuple[KeywordSpec, ...]:
+    return (
+        KeywordSpec("ORIGIN", "str", "software that wrote the file", value="slitwise"),
+        KeywordSpec("PRODTYPE", "str", "product kind, also the file-name suffix", value=kind),
+        KeywordSpec("FMTVER", "str", "product format version (major.minor)"),
+        KeywordSpec("SWVERS", "str", "slitwise version that wrote the file"),
+    )
+
+
+# -- spec.fits -------------------------------------------------------------------------------
+#: Extraction-parameter keywords of the spec.fits PRIMARY header (all optional).
+SPEC_EXTRACTION_KEYWORDS = (
+    KeywordSpec("EXTMETH", "str", "1D extraction method of `flux` (e.g. 'optimal')", False),
+    KeywordSpec("PROFTYPE", "str", "cross-dispersion profile model (e.g. 'gaussian')", False),
+    KeywordSpec("PROFCEN", "float", "profile centre, rows from the trace", False, "pix"),
+    KeywordSpec("PROFSIG", "float", "Gaussian profile sigma", False, "pix"),
+    KeywordSpec("YTRACE", "float", "trace row at the reference column of SCI", False, "pix"),
+    KeywordSpec("BKGMETH", "str", "background method (e.g. 'nod', 'global')", False),
+    KeywordSpec("PATHCORR", "bool", "path-loss correction applied", False),
+    KeywordSpec("NEXP", "int", "number of exposures combined", False),
+    KeywordSpec("EXPTIME", "float", "total exposure time of the combined exposures", False, "s"),
+)
+
+SPEC_SCHEMA = ProductSpec(
+    kind="spec",
+    description="Extracted spectrum of one source in one grating/filter: the optimal and "
+    "boxcar 1D spectra, the 2D spectrum they come from and the contributing exposures.",
+    hdus=(
+        HDUSpec(
+            "PRIMARY",
+            "primary",
+            "Observation metadata and extraction parameters (no data). Keywords not listed "
+            "here are free-form metadata kept on round trip.",
+            keywords=_provenance("spec")
+            + (
+                KeywordSpec("SRCNAME", "str", "source name (the {source} of the file name)"),
+                KeywordSpec("GRATING", "str", "disperser, e.g. PRISM, G395M"),
+                KeywordSpec("FILTER", "str", "filter, e.g. CLEAR, F290LP"),
+                KeywordSpec("REDSHIFT", "float", "redshift, when known beforehand", False),
+            )
+            + SPEC_EXTRACTION_KEYWORDS,
+        ),
+        HDUSpec(
+            "SPEC1D",
+            "table",
+            "1D spectrum, one row per wavelength pixel; readable as a DJA/msaexp SPEC1D table.",
+            columns=(
+                ColumnSpec("wave", "um", "float64", "wavelength of the pixel centre"),
+                ColumnSpec("flux", FNU, "float64", "optimally extracted f_nu"),
+                ColumnSpec("err", FNU, "float64", "1-sigma uncertainty of `flux`"),
+                ColumnSpec(
+                    "flux_box{w}",
+                    FNU,
+                    "float64",
+                    "boxcar f_nu in a w-pixel aperture (w = 3, 4, 5 by default)",
+                    required=False,
+                    pattern=r"flux_box[1-9][0-9]*",
+                ),
+                ColumnSpec(
+                    "err_box{w}",
+                    FNU,
+                    "float64",
+                    "1-sigma uncertainty of `flux_box{w}`",
+                    required=False,
+                    pattern=r"err_box[1-9][0-9]*",
+                ),
+                ColumnSpec("flam", FLAM, "float64", "`flux` as f_lambda (derived when written)"),
+                ColumnSpec("flam_err", FLAM, "float64", "`err` as f_lambda"),
+                ColumnSpec("valid", "", "bool", "pixel usable (finite, positive error, unmasked)"),
+                ColumnSpec(
+                    "resolution",
+                    "",
+                    "float64",
+                    "resolving power R = lambda/FWHM, when known",
+                    required=False,
+                ),
+            ),
+        ),
+        HDUSpec(
+            "SCI",
+            "image",
+            "2D spectrum (rows: cross-dispersion, columns: wavelength) the 1D spectra come "
+            "from; BUNIT gives its unit (normally uJy per pixel).",
+            required=False,
+            ndim=(2,),
+            dtype="float64",
+            keywords=(KeywordSpec("BUNIT", "str", "unit of the pixel values"),),
+        ),
+        HDUSpec(
+            "ERR",
+            "image",
+            "1-sigma uncertainty of SCI, same shape and unit.",
+            required=False,
+            ndim=(2,),
+            dtype="float64",
+            keywords=(KeywordSpec("BUNIT", "str", "unit of the pixel values (as SCI)"),),
+        ),
+        HDUSpec(
+            "WAVELENGTH",
+            "image",
+            "Wavelength of SCI: one value per column (1D) or per pixel (2D).",
+            required=False,
+            ndim=(1, 2),
+            dtype="float64",
+            bunit="um",
+            keywords=(KeywordSpec("BUNIT", "str", "wavelength unit", value="um"),),
+        ),
+        HDUSpec(
+            "WHT",
+            "image",
+            "Weight of each SCI pixel in the combination (e.g. inverse variance).",
+            required=False,
+            ndim=(2,),
+            dtype="float64",
+            keywords=(KeywordSpec("BUNIT", "str", "unit of the weights ('' if none)"),),
+        ),
+        HDUSpec(
+            "PROF1D",
+            "table",
+            "Cross-dispersion extraction weights per method, one row per SCI row.",
+            required=False,
+            columns=(
+                ColumnSpec("y", "pix", "float64", "cross-dispersion coordinate of the row"),
+                ColumnSpec(
+                    "weight_{method}",
+                    "",
+                    "float64",
+                    "weights of method {method} (e.g. weight_optimal, weight_box3)",
+                    required=False,
+                    pattern=r"weight_[a-z0-9_]+",
+                ),
+            ),
+        ),
+        HDUSpec(
+            "EXPOSURES",
+            "table",
+            "Contributing exposures, one row each; extra columns are allowed.",
+            required=False,
+            extra_columns=True,
+            columns=(
+                ColumnSpec("file", "", "str", "exposure (cut-out) file name"),
+                ColumnSpec("nod_position", "", "int32", "nod position index (1-based)"),
+                ColumnSpec("exptime", "s", "float64", "effective exposure time"),
+                ColumnSpec(
+                    "stuck_shutters", "", "str", "masked stuck shutters, e.g. '1x1' or ''"
+                ),
+            ),
+        ),
+    ),
+)
+
+# -- zfit.fits -------------------------------------------------------------------------------
+#: ZWARN bits: (name, bit, meaning). Bits 8-15 are reserved for future warnings.
+ZWARN_BITS = (
+    ("NODATA", 0, "no usable pixels; no fit attempted"),
+    ("LITTLE_COVERAGE", 1, "too few valid pixels or too narrow a wavelength range"),
+    ("SMALL_DELTA_CHI2", 2, "another chi2 minimum is nearly as good as ZBEST"),
+    ("Z_AT_EDGE", 3, "ZBEST lies at the edge of [ZMIN, ZMAX]"),
+    ("BAD_CHI2", 4, "reduced chi2 of the best fit is too large"),
+    ("NEGATIVE_MODEL", 5, "best-fit model is negative over a significant range"),
+    ("UNRESOLVED_PEAK", 6, "p(z) peak narrower than the redshift grid step"),
+    ("USER_FLAG", 7, "flagged by a human grader"),
+)
+
+#: ZQUAL values and their meaning.
+ZQUAL_VALUES = (
+    (3, "secure: single sharp p(z) peak, several features"),
+    (2, "probable: one dominant peak, one clear feature or continuum shape only"),
+    (1, "possible: ambiguous, several peaks"),
+    (0, "failed: no redshift could be measured"),
+    (-1, "not assessed"),
+)
+
+ZFIT_SCHEMA = ProductSpec(
+    kind="zfit",
+    description="Template redshift fit of one spectrum: best redshift and its quality, the "
+    "best-fit model, the chi2(z) curve with p(z), and the template coefficients.",
+    hdus=(
+        HDUSpec(
+            "PRIMARY",
+            "primary",
+            "Redshift summary (no data). Keywords not listed here are free-form metadata "
+            "kept on round trip.",
+            keywords=_provenance("zfit")
+            + (
+                KeywordSpec("ZBEST", "float", "best-fit redshift (minimum of chi2(z))"),
+                KeywordSpec("ZQUAL", "int", "quality class, see ZQUAL values below"),
+                KeywordSpec("ZCONF", "float", "p(z) integrated within 0.01(1+ZBEST) of ZBEST"),
+                KeywordSpec("CHI2MIN", "float", "chi2 at ZBEST"),
+                KeywordSpec("ZMIN", "float", "lower end of the redshift search range"),
+                KeywordSpec("ZMAX", "float", "upper end of the redshift search range"),
+                KeywordSpec("NTEMPL", "int", "number of templates fitted"),
+                KeywordSpec("ZWARN", "int", "warning bitmask, see ZWARN bits below (0 = none)"),
+                KeywordSpec("SRCNAME", "str", "source name", False),
+                KeywordSpec("GRATING", "str", "disperser of the fitted spectrum", False),
+                KeywordSpec("FILTER", "str", "filter of the fitted spectrum", False),
+                KeywordSpec("INFILE", "str", "file name of the fitted spectrum", False),
+                KeywordSpec("TEMPLSET", "str", "name of the template set", False),
+            ),
+        ),
+        HDUSpec(
+            "MODEL",
+            "table",
+            "Best-fit model at ZBEST on the wavelength grid of the fitted spectrum.",
+            columns=(
+                ColumnSpec("wave", "um", "float64", "observed wavelength"),
+                ColumnSpec("flux", FNU, "float64", "model f_nu"),
+            ),
+        ),
+        HDUSpec(
+            "CHI2",
+            "table",
+            "chi2 and normalised p(z) on the redshift grid.",
+            columns=(
+                ColumnSpec("z", "", "float64", "redshift"),
+                ColumnSpec("chi2", "", "float64", "minimum chi2 over template coefficients"),
+                ColumnSpec("pz", "", "float64", "posterior density p(z), integral over z = 1"),
+            ),
+        ),
+        HDUSpec(
+            "COEFFS",
+            "table",
+            "Template coefficients at ZBEST, one row per template.",
+            columns=(
+                ColumnSpec("template", "", "str", "template name"),
+                ColumnSpec("coeff", "", "float64", "coefficient, in the unit of column `unit`"),
+                ColumnSpec("coeff_err", "", "float64", "1-sigma uncertainty (NaN if unknown)"),
+                ColumnSpec("unit", "", "str", "unit of `coeff` for this template"),
+            ),
+        ),
+    ),
+)
+
+#: All products by kind.
+PRODUCTS: dict[str, ProductSpec] = {"spec": SPEC_SCHEMA, "zfit": ZFIT_SCHEMA}
+
+
+# -- validation ------------------------------------------------------------------------------
+def parse_unit(text: str, where: str) -> u.UnitBase:
+    """Parse a FITS unit string (falling back to astropy's generic format)."""
+    text = (text or "").strip()
+    if not text:
+        return u.dimensionless_unscaled
+    for fmt in ("fits", "generic"):
+        try:
+            return u.Unit(text, format=fmt)
+        except ValueError:
+            continue
+    raise input_error(where, f"unit '{text}' is not a valid unit")
+
+
+_TFORM_KIND = {"D": "float64", "E": "float32", "K": "int64", "J": "int32", "I": "int16",
+               "B": "uint8", "L": "bool", "A": "str"}  # fmt: skip
+
+
+def _column_dtype(fmt: str) -> str:
+    code = re.sub(r"^[0-9]+", "", str(fmt).strip().upper())[:1]
+    return _TFORM_KIND.get(code, f"TFORM {fmt}")
+
+
+def _check_keyword(header: fits.Header, spec: KeywordSpec, where: str) -> None:
+    if spec.name not in header:
+        if spec.required:
+            raise input_error(where, f"keyword {spec.name} missing; expected {spec.description}")
+        return
+    value = header[spec.name]
+    ok = {
+        "str": isinstance(value, str),
+        "int": isinstance(value, int | np.integer) and not isinstance(value, bool),
+        "float": isinstance(value, float | int) and not isinstance(value, bool),
+        "bool": isinstance(value, bool | np.bool_),
+    }[spec.type]
+    if not ok:
+        raise input_error(where, f"keyword {spec.name}={value!r} is not of type {spec.type}")
+    if spec.value is not None and value != spec.value:
+        raise input_error(where, f"keyword {spec.name}={value!r}, expected {spec.value!r}")
+
+
+def _check_table(hdu: fits.BinTableHDU, spec: HDUSpec, where: str) -> None:
+    names = list(hdu.columns.names)
+    lower = [n.lower() for n in names]
+    for col in spec.columns:
+        if col.required and col.pattern is None and col.name.lower() not in lower:
+            raise input_error(
+                f"{where}[{spec.name}]",
+                f"column '{col.name}' missing; expected {col.description} [{col.unit or '-'}]",
+            )
+    header = hdu.header
+    for i, name in enumerate(names, start=1):
+        here = f"{where}[{spec.name}].{name}"
+        if f"TUNIT{i}" not in header:
+            raise input_error(here, "column has no TUNIT card; every column must carry a unit")
+        col = spec.column(name)
+        if col is None:  # undeclared columns are allowed (forward compatibility)
+            continue
+        found = parse_unit(header[f"TUNIT{i}"], here)
+        if found != parse_unit(col.unit, "schema"):
+            raise input_error(here, f"unit '{header[f'TUNIT{i}']}', expected '{col.unit}'")
+        dtype = _column_dtype(hdu.columns[i - 1].format)
+        if dtype != col.dtype:
+            raise input_error(here, f"dtype {dtype}, expected {col.dtype}")
+
+
+def _check_image(hdu: fits.ImageHDU, spec: HDUSpec, where: str) -> None:
+    here = f"{where}[{spec.name}]"
+    data = hdu.data
+    if data is None or data.ndim not in spec.ndim:
+        shape = None if data is None else data.shape
+        dims = " or ".join(f"{n}D" for n in spec.ndim)
+        raise input_error(here, f"image shape {shape}, expected a {dims} array")
+    if spec.dtype and data.dtype.newbyteorder("=") != np.dtype(spec.dtype):
+        raise input_error(here, f"dtype {data.dtype}, expected {spec.dtype}")
+    if spec.bunit:
+        found = parse_unit(hdu.header.get("BUNIT", ""), here)
+        if found != parse_unit(spec.bunit, "schema"):
+            raise input_error(here, f"BUNIT '{hdu.header.get('BUNIT', '')}', expected "
+                              f"'{spec.bunit}'")  # fmt: skip
+
+
+def validate_hdul(hdul: fits.HDUList, kind: str, where: str) -> None:
+    """Check an open product against :data:`PRODUCTS` ``[kind]``.
+
+    Raises
+    ------
+    SlitwiseInputError
+        Naming ``where`` (the file), the HDU and the column or keyword that does not match.
+    """
+    try:
+        product = PRODUCTS[kind]
+    except KeyError:
+        raise input_error(f"kind '{kind}'", f"unknown product; expected one of "
+                          f"{', '.join(PRODUCTS)}") from None  # fmt: skip
+    present = {h.name: h for h in hdul}
+    for spec in product.hdus:
+        hdu = hdul[0] if spec.kind == "primary" else present.get(spec.name)
+        if hdu is None:
+            if spec.required:
+                raise input_error(f"{where}[{spec.name}]", f"HDU missing; expected "
+                                  f"{spec.description}")  # fmt: skip
+            continue
+        for key in spec.keywords:
+            _check_keyword(hdu.header, key, f"{where}[{spec.name}]")
+        if spec.kind == "primary":
+            major = str(hdu.header["FMTVER"]).split(".")[0]
+            if major != FORMAT_VERSION.split(".")[0]:
+                raise input_error(f"{where}[PRIMARY]", f"FMTVER={hdu.header['FMTVER']!r}; "
+                                  f"this slitwise reads format {FORMAT_VERSION}")  # fmt: skip
+        elif spec.kind == "table":
+            if not isinstance(hdu, fits.BinTableHDU):
+                raise input_error(f"{where}[{spec.name}]", "expected a binary table HDU")
+            _check_table(hdu, spec, where)
+        else:
+            if not isinstance(hdu, fits.ImageHDU):
+                raise input_error(f"{where}[{spec.name}]", "expected an image HDU")
+            _check_image(hdu, spec, where)
+
+
+def validate_product(path, kind: str) -> None:
+    """Check that the file at ``path`` is a valid ``kind`` product ('spec' or 'zfit').
+
+    Checks the HDUs, their keywords (presence, type, fixed values), table columns (presence,
+    TUNIT, dtype) and image dimensions/units declared in this module.
+
+    Raises
+    ------
+    SlitwiseInputError
+        Naming the file, HDU and column/keyword at fault.
+    """
+    from slitwise.io.fitsutil import open_fits
+
+    with open_fits(path) as hdul:
+        validate_hdul(hdul, kind, str(path))
+
+
+# -- encoding ------------------------------------------------------------------------------
+_DTYPE_TFORM = {"float64": "D", "float32": "E", "int64": "K", "int32": "J", "int16": "I",
+                "uint8": "B", "bool": "L"}  # fmt: skip
+
+
+def table_hdu(
+    kind: str, name: str, columns: dict[str, Any], *, units: dict[str, str] | None = None
+) -> fits.BinTableHDU:
+    """Build table HDU ``name`` of product ``kind`` with the declared dtypes and TUNITs.
+
+    Parameters
+    ----------
+    kind, name : str
+        Product kind ('spec', 'zfit') and HDU name.
+    columns : dict
+        Column name -> 1D array, in the order to write. Declared columns are cast to their
+        schema dtype; undeclared ones keep their own dtype.
+    units : dict, optional
+        FITS unit strings of undeclared columns ('' if absent).
+    """
+    spec = PRODUCTS[kind].hdu(name)
+    units = units or {}
+    cols, tunits = [], []
+    for colname, values in columns.items():
+        col = spec.column(colname)
+        dtype = col.dtype if col is not None else None
+        unit = col.unit if col is not None else units.get(colname, "")
+        arr = np.asarray(values)
+        if dtype is None:
+            dtype = "str" if arr.dtype.kind in "US" else arr.dtype.newbyteorder("=").name
+        if dtype == "str":
+            arr = np.asarray(arr, dtype=str)
+            width = max(1, max((len(v.encode("utf-8")) for v in arr.ravel()), default=1))
+            fmt = f"{width}A"
+            arr = np.char.encode(arr, "utf-8") if arr.size else arr.astype(f"S{width}")
+        else:
+            arr = arr.astype(dtype, copy=False)
+            fmt = _DTYPE_TFORM[dtype]
+        cols.append(fits.Column(name=colname, format=fmt, array=arr))
+        tunits.append(unit)
+    hdu = fits.BinTableHDU.from_columns(cols, name=name)
+    for i, unit in enumerate(tunits, start=1):
+        # Always write TUNIT, even for dimensionless columns (astropy drops empty units).
+        hdu.header.set(f"TUNIT{i}", unit, after=f"TFORM{i}")
+    return hdu
+
+
+def table_columns(hdu: fits.BinTableHDU) -> dict[str, tuple[np.ndarray, str]]:
+    """Columns of a table HDU as name -> (native-endian array, TUNIT string).
+
+    Strings are decoded to ``str`` arrays; numbers keep their FITS dtype bit for bit.
+    """
+    out = {}
+    for i, name in enumerate(hdu.columns.names, start=1):
+        raw = hdu.data[name]
+        if _column_dtype(hdu.columns[i - 1].format) == "str":
+            arr = np.char.decode(np.asarray(raw, dtype=bytes), "utf-8").astype(str)
+        else:
+            arr = np.asarray(raw)
+            arr = arr.astype(arr.dtype.newbyteorder("="))
+        out[name] = (arr, str(hdu.header.get(f"TUNIT{i}", "")))
+    return out
+
+
+# -- documentation ---------------------------------------------------------------------------
+def _cell(text: str) -> str:
+    return str(text).replace("|", "\\|")
+
+
+def _render_product(product: ProductSpec) -> list[str]:
+    out = [f"## `{product.kind}.fits`", "", product.description, ""]
+    out += ["| HDU | type | required | content |", "| --- | --- | --- | --- |"]
+    for h in product.hdus:
+        kind = h.kind if h.kind != "image" else f"image ({'/'.join(f'{n}D' for n in h.ndim)} "
+        if h.kind == "image":
+            kind += f"{h.dtype})"
+        out.append(f"| {h.name} | {kind} | {'yes' if h.required else 'no'} | "
+                   f"{_cell(h.description)} |")  # fmt: skip
+    for h in product.hdus:
+        out += ["", f"### {product.kind}.fits [{h.name}]", "", h.description, ""]
+        if h.keywords:
+            out += ["| keyword | type | unit | required | meaning |",
+                    "| --- | --- | --- | --- | --- |"]  # fmt: skip
+            for k in h.keywords:
+                meaning = k.description + (f" (always `{k.value!r}`)" if k.value else "")
+                out.append(f"| `{k.name}` | {k.type} | {_cell(k.unit) or '-'} | "
+                           f"{'yes' if k.required else 'no'} | {_cell(meaning)} |")  # fmt: skip
+            out.append("")
+        if h.columns:
+            out += ["| column | unit (TUNIT) | dtype | required | meaning |",
+                    "| --- | --- | --- | --- | --- |"]  # fmt: skip
+            for c in h.columns:
+                unit = f"`{c.unit}`" if c.unit else "`''` (dimensionless)"
+                out.append(f"| `{c.name}` | {unit} | {c.dtype} | "
+                           f"{'yes' if c.required else 'no'} | {_cell(c.description)} |")  # fmt: skip
+            out.append("")
+    return out
+
+
+def render_markdown() -> str:
+    """Render the product documentation page (``docs/products.md``) from the schema."""
+    out = [
+        "# slitwise products",
+        "",
+        "<!-- Generated by `python -m slitwise.io.schema docs/products.md` from",
+        "     src/slitwise/io/schema.py; do not edit by hand. -->",
+        "",
+        f"Format version {FORMAT_VERSION}. File names follow "
+        "`{root}_{grating}-{filter}_{source}.{kind}.fits` with grating and filter in lower "
+        "case, e.g. `demo_prism-clear_1001.spec.fits` (see `slitwise.io.naming`).",
+        "",
+        "Every product is written to a temporary name and renamed, with FITS checksums "
+        "(`CHECKSUM`/`DATASUM`) in every HDU. Every table column carries a `TUNIT` card "
+        "(empty for dimensionless columns). Units are FITS unit strings; "
+        f"`{FLAM}` is 1e-20 erg/s/cm2/A.",
+        "",
+    ]
+    for product in PRODUCTS.values():
+        out += _render_product(product)
+    out += ["## ZQUAL values", "", "| ZQUAL | meaning |", "| --- | --- |"]
+    out += [f"| {v} | {_cell(d)} |" for v, d in ZQUAL_VALUES]
+    out += ["", "## ZWARN bits", "", "| bit | value | name | meaning |",
+            "| --- | --- | --- | --- |"]  # fmt: skip
+    out += [f"| {b} | {1 << b} | `{n}` | {_cell(d)} |" for n, b, d in ZWARN_BITS]
+    out += ["", "Bits 8-15 are reserved.", ""]
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Write the documentation page to the path given (or print it)."""
+    argv = sys.argv[1:] if argv is None else argv
+    text = render_markdown()
+    if not argv:
+        print(text, end="")
+        return 0
+    from slitwise.io.atomic import atomic_path
+
+    with atomic_path(argv[0]) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,221 @@
+"""Typed pipeline configuration, read from one TOML file.
+
+Every option has a default and a one-line description (the ``description`` of its field);
+``slitwise config show CONFIG`` prints the resolved configuration and
+``slitwise config defaults`` prints every option with its default. Unknown keys and values of
+the wrong type are errors that name the key and the file.
+
+Example
+-------
+.. code-block:: toml
+
+    [run]
+    input_dir = "raw"
+    output_dir = "products"
+    root = "demo"
+
+    [zfit]
+    zmax = 12.0
+
+    [[observations]]
+    match = "sim_00002"          # exposures whose file name contains this text
+    stuck_shutters = [2]         # shutter indices (1-based) stuck closed
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from slitwise.errors import input_error
+
+__all__ = [
+    "STAGES",
+    "RunConfig",
+    "ExtractConfig",
+    "ZfitConfig",
+    "LinefitConfig",
+    "ExecutorConfig",
+    "ObservationOverride",
+    "PipelineConfig",
+    "load_config",
+    "config_to_toml",
+]
+
+#: Pipeline stages in execution order.
+STAGES = ("clean", "calibrate", "nodsub", "extract", "combine", "zfit", "linefit", "summary")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RunConfig(_Section):
+    """Where the inputs are, where products go, and which stages run."""
+
+    input_dir: Path = Field(Path("raw"), description="directory holding the slitlet cut-outs")
+    output_dir: Path = Field(Path("products"), description="directory for every product")
+    root: str = Field("slitwise", description="prefix of product file names")
+    pattern: str = Field("*.fits", description="glob of cut-out files inside input_dir")
+    stages: tuple[str, ...] = Field(STAGES, description="stages to run, a subset of STAGES")
+    overwrite: bool = Field(False, description="recompute products that already exist")
+
+
+class ExtractConfig(_Section):
+    """Nod subtraction and extraction options."""
+
+    profile: Literal["gaussian", "moffat"] = Field("gaussian", description="profile shape")
+    trace_degree: int = Field(2, ge=0, le=5, description="polynomial degree of the trace centre")
+    boxcar_widths: tuple[int, ...] = Field((3, 4, 5), description="boxcar full widths in pixels")
+    sigma_clip: float = Field(5.0, gt=0, description="outlier rejection threshold (sigma)")
+    detect_stuck: bool = Field(True, description="detect stuck-closed shutters automatically")
+    serendips: bool = Field(True, description="extract secondary sources found in a slitlet")
+
+
+class ZfitConfig(_Section):
+    """Template redshift fitting."""
+
+    zmin: float = Field(0.0, ge=0, description="lowest redshift searched")
+    zmax: float = Field(20.0, gt=0, description="highest redshift searched")
+
+
+class LinefitConfig(_Section):
+    """Emission-line fitting (runs only when ``config`` is given)."""
+
+    config: Path | None = Field(None, description="YAML line configuration; none: skip linefit")
+    method: Literal["map", "svi", "nuts"] = Field("map", description="inference method")
+
+
+class ExecutorConfig(_Section):
+    """How sources are distributed."""
+
+    jobs: int = Field(1, ge=1, description="local worker processes (1: in-process)")
+    scheduler: str | None = Field(None, description="Dask scheduler address (tcp://host:port)")
+    dask_local: int = Field(0, ge=0, description="start a Dask LocalCluster with this many workers")
+    threads_per_worker: int = Field(1, ge=1, description="BLAS/JAX/numba threads per worker")
+
+
+class ObservationOverride(_Section):
+    """Per-observation overrides, matched on a substring of the cut-out file name."""
+
+    match: str = Field(..., description="text contained in the file names this applies to")
+    stuck_shutters: tuple[int, ...] = Field((), description="shutters (1-based) stuck closed")
+    background_exposures: tuple[int, ...] = Field(
+        (), description="nod positions to use as background (empty: all other nods)"
+    )
+    exclude: bool = Field(False, description="drop these exposures entirely")
+
+
+class PipelineConfig(_Section):
+    """The whole pipeline configuration."""
+
+    run: RunConfig = RunConfig()
+    extract: ExtractConfig = ExtractConfig()
+    zfit: ZfitConfig = ZfitConfig()
+    linefit: LinefitConfig = LinefitConfig()
+    executor: ExecutorConfig = ExecutorConfig()
+    observations: tuple[ObservationOverride, ...] = ()
+
+    def selected_stages(self) -> tuple[str, ...]:
+        """The configured stages in pipeline order."""
+        return tuple(s for s in STAGES if s in self.run.stages)
+
+    def overrides_for(self, filename: str) -> list[ObservationOverride]:
+        """Overrides whose ``match`` text occurs in ``filename``."""
+        return [o for o in self.observations if o.match in os.path.basename(filename)]
+
+
+def _format_validation_error(exc: ValidationError, path: str) -> str:
+    err = exc.errors()[0]
+    key = ".".join(str(p) for p in err["loc"])
+    if err["type"] == "extra_forbidden":
+        return f"{path}: unknown key '{key}'"
+    return f"{path}: key '{key}': {err['msg']}"
+
+
+def load_config(path: str | os.PathLike | None = None, **overrides) -> PipelineConfig:
+    """Load and validate a TOML configuration; relative paths are relative to the file.
+
+    Parameters
+    ----------
+    path : path-like or None
+        TOML file; None gives the defaults.
+    **overrides
+        Section dictionaries merged over the file's content (e.g. ``run={"overwrite": True}``).
+
+    Raises
+    ------
+    SlitwiseInputError
+        Unreadable TOML, an unknown key, a wrong type or an unknown stage name.
+    """
+    data: dict = {}
+    where = "<defaults>"
+    base = Path.cwd()
+    if path is not None:
+        where = str(path)
+        try:
+            with open(path, "rb") as fh:
+                data = tomllib.load(fh)
+        except FileNotFoundError as exc:
+            raise input_error(where, "configuration file not found") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise input_error(where, f"not valid TOML ({exc})") from exc
+        base = Path(path).resolve().parent
+    for section, values in overrides.items():
+        data.setdefault(section, {}).update({k: v for k, v in values.items() if v is not None})
+    try:
+        cfg = PipelineConfig.model_validate(data)
+    except ValidationError as exc:
+        raise input_error(where, _format_validation_error(exc, where).split(": ", 1)[1]) from exc
+    unknown = [s for s in cfg.run.stages if s not in STAGES]
+    if unknown:
+        raise input_error(where, f"key 'run.stages': unknown stage '{unknown[0]}'; "
+                          f"expected a subset of {', '.join(STAGES)}")
+    run = cfg.run.model_copy(
+        update={
+            "input_dir": (base / cfg.run.input_dir).resolve(),
+            "output_dir": (base / cfg.run.output_dir).resolve(),
+        }
+    )
+    linefit = cfg.linefit
+    if linefit.config is not None:
+        linefit = linefit.model_copy(update={"config": (base / linefit.config).resolve()})
+    return cfg.model_copy(update={"run": run, "linefit": linefit})
+
+
+def _toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def config_to_toml(cfg: PipelineConfig, *, with_docs: bool = False) -> str:
+    """Render a configuration as TOML (``with_docs`` adds each option's description)."""
+    lines: list[str] = []
+    for section, model in cfg:
+        if section == "observations":
+            continue
+        lines.append(f"[{section}]")
+        for name, field in type(model).model_fields.items():
+            value = getattr(model, name)
+            if with_docs and field.description:
+                lines.append(f"# {field.description}")
+            if value is None:
+                lines.append(f"# {name} = (unset)")
+            else:
+                lines.append(f"{name} = {_toml_value(value)}")
+        lines.append("")
+    for obs in cfg.observations:
+        lines.append("[[observations]]")
+        for name in type(obs).model_fields:
+            lines.append(f"{name} = {_toml_value(getattr(obs, name))}")
+        lines.append("")
+    return "\n".join(lines)
