@@ -43,10 +43,9 @@ __all__ = [
     "ZQUAL_VALUES",
     "STRUCTURAL_KEYWORDS",
     "parse_unit",
+    "column_dtype",
     "validate_product",
     "validate_hdul",
-    "table_hdu",
-    "table_columns",
     "render_markdown",
 ]
 
@@ -56,9 +55,23 @@ FORMAT_VERSION = "1.0"
 
 #: FITS cards that belong to the file structure, not to product metadata.
 STRUCTURAL_KEYWORDS = frozenset(
-    {"SIMPLE", "BITPIX", "NAXIS", "NAXIS1", "NAXIS2", "NAXIS3", "EXTEND", "CHECKSUM",
-     "DATASUM", "XTENSION", "PCOUNT", "GCOUNT", "EXTNAME", "TFIELDS"}
-)  # fmt: skip
+    {
+        "SIMPLE",
+        "BITPIX",
+        "NAXIS",
+        "NAXIS1",
+        "NAXIS2",
+        "NAXIS3",
+        "EXTEND",
+        "CHECKSUM",
+        "DATASUM",
+        "XTENSION",
+        "PCOUNT",
+        "GCOUNT",
+        "EXTNAME",
+        "TFIELDS",
+    }
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -247,7 +260,7 @@ SPEC_SCHEMA = ProductSpec(
             ndim=(1, 2),
             dtype="float64",
             bunit="um",
-            keywords=(KeywordSpec("BUNIT", "str", "wavelength unit", value="um"),),
+            keywords=(KeywordSpec("BUNIT", "str", "wavelength unit (um)"),),
         ),
         HDUSpec(
             "WHT",
@@ -285,9 +298,7 @@ SPEC_SCHEMA = ProductSpec(
                 ColumnSpec("file", "", "str", "exposure (cut-out) file name"),
                 ColumnSpec("nod_position", "", "int32", "nod position index (1-based)"),
                 ColumnSpec("exptime", "s", "float64", "effective exposure time"),
-                ColumnSpec(
-                    "stuck_shutters", "", "str", "masked stuck shutters, e.g. '1x1' or ''"
-                ),
+                ColumnSpec("stuck_shutters", "", "str", "masked stuck shutters, e.g. '1x1' or ''"),
             ),
         ),
     ),
@@ -329,7 +340,7 @@ ZFIT_SCHEMA = ProductSpec(
             + (
                 KeywordSpec("ZBEST", "float", "best-fit redshift (minimum of chi2(z))"),
                 KeywordSpec("ZQUAL", "int", "quality class, see ZQUAL values below"),
-                KeywordSpec("ZCONF", "float", "p(z) integrated within 0.01(1+ZBEST) of ZBEST"),
+                KeywordSpec("ZCONF", "float", "fraction of the p(z) integral within |z - ZBEST| <= 0.03"),
                 KeywordSpec("CHI2MIN", "float", "chi2 at ZBEST"),
                 KeywordSpec("ZMIN", "float", "lower end of the redshift search range"),
                 KeywordSpec("ZMAX", "float", "upper end of the redshift search range"),
@@ -393,11 +404,20 @@ def parse_unit(text: str, where: str) -> u.UnitBase:
     raise input_error(where, f"unit '{text}' is not a valid unit")
 
 
-_TFORM_KIND = {"D": "float64", "E": "float32", "K": "int64", "J": "int32", "I": "int16",
-               "B": "uint8", "L": "bool", "A": "str"}  # fmt: skip
+_TFORM_KIND = {
+    "D": "float64",
+    "E": "float32",
+    "K": "int64",
+    "J": "int32",
+    "I": "int16",
+    "B": "uint8",
+    "L": "bool",
+    "A": "str",
+}
 
 
-def _column_dtype(fmt: str) -> str:
+def column_dtype(fmt: str) -> str:
+    """The schema dtype name (float64, int32, bool, str, ...) of a FITS TFORM."""
     code = re.sub(r"^[0-9]+", "", str(fmt).strip().upper())[:1]
     return _TFORM_KIND.get(code, f"TFORM {fmt}")
 
@@ -420,7 +440,7 @@ def _check_keyword(header: fits.Header, spec: KeywordSpec, where: str) -> None:
         raise input_error(where, f"keyword {spec.name}={value!r}, expected {spec.value!r}")
 
 
-def _check_table(hdu: fits.BinTableHDU, spec: HDUSpec, where: str) -> None:
+def _check_table(hdu: fits.BinTableHDU, spec: HDUSpec, where: str, strict: bool) -> None:
     names = list(hdu.columns.names)
     lower = [n.lower() for n in names]
     for col in spec.columns:
@@ -432,15 +452,15 @@ def _check_table(hdu: fits.BinTableHDU, spec: HDUSpec, where: str) -> None:
     header = hdu.header
     for i, name in enumerate(names, start=1):
         here = f"{where}[{spec.name}].{name}"
-        if f"TUNIT{i}" not in header:
+        if strict and f"TUNIT{i}" not in header:
             raise input_error(here, "column has no TUNIT card; every column must carry a unit")
         col = spec.column(name)
         if col is None:  # undeclared columns are allowed (forward compatibility)
             continue
-        found = parse_unit(header[f"TUNIT{i}"], here)
-        if found != parse_unit(col.unit, "schema"):
-            raise input_error(here, f"unit '{header[f'TUNIT{i}']}', expected '{col.unit}'")
-        dtype = _column_dtype(hdu.columns[i - 1].format)
+        tunit = str(header.get(f"TUNIT{i}", ""))
+        if parse_unit(tunit, here) != parse_unit(col.unit, "schema"):
+            raise input_error(here, f"unit '{tunit}', expected '{col.unit}'")
+        dtype = column_dtype(hdu.columns[i - 1].format)
         if dtype != col.dtype:
             raise input_error(here, f"dtype {dtype}, expected {col.dtype}")
 
@@ -457,12 +477,17 @@ def _check_image(hdu: fits.ImageHDU, spec: HDUSpec, where: str) -> None:
     if spec.bunit:
         found = parse_unit(hdu.header.get("BUNIT", ""), here)
         if found != parse_unit(spec.bunit, "schema"):
-            raise input_error(here, f"BUNIT '{hdu.header.get('BUNIT', '')}', expected "
-                              f"'{spec.bunit}'")  # fmt: skip
+            raise input_error(
+                here, f"BUNIT '{hdu.header.get('BUNIT', '')}', expected '{spec.bunit}'"
+            )
 
 
-def validate_hdul(hdul: fits.HDUList, kind: str, where: str) -> None:
+def validate_hdul(hdul: fits.HDUList, kind: str, where: str, *, strict: bool = True) -> None:
     """Check an open product against :data:`PRODUCTS` ``[kind]``.
+
+    With ``strict=False`` (what the readers use) a column without a TUNIT card is taken as
+    dimensionless: astropy drops empty TUNIT cards when it rewrites a table, and such a file
+    is still readable. :func:`validate_product` is strict.
 
     Raises
     ------
@@ -472,27 +497,31 @@ def validate_hdul(hdul: fits.HDUList, kind: str, where: str) -> None:
     try:
         product = PRODUCTS[kind]
     except KeyError:
-        raise input_error(f"kind '{kind}'", f"unknown product; expected one of "
-                          f"{', '.join(PRODUCTS)}") from None  # fmt: skip
+        raise input_error(
+            f"kind '{kind}'", f"unknown product; expected one of {', '.join(PRODUCTS)}"
+        ) from None
     present = {h.name: h for h in hdul}
     for spec in product.hdus:
         hdu = hdul[0] if spec.kind == "primary" else present.get(spec.name)
         if hdu is None:
             if spec.required:
-                raise input_error(f"{where}[{spec.name}]", f"HDU missing; expected "
-                                  f"{spec.description}")  # fmt: skip
+                raise input_error(
+                    f"{where}[{spec.name}]", f"HDU missing; expected {spec.description}"
+                )
             continue
         for key in spec.keywords:
             _check_keyword(hdu.header, key, f"{where}[{spec.name}]")
         if spec.kind == "primary":
             major = str(hdu.header["FMTVER"]).split(".")[0]
             if major != FORMAT_VERSION.split(".")[0]:
-                raise input_error(f"{where}[PRIMARY]", f"FMTVER={hdu.header['FMTVER']!r}; "
-                                  f"this slitwise reads format {FORMAT_VERSION}")  # fmt: skip
+                raise input_error(
+                    f"{where}[PRIMARY]",
+                    f"FMTVER={hdu.header['FMTVER']!r}; this slitwise reads format {FORMAT_VERSION}",
+                )
         elif spec.kind == "table":
             if not isinstance(hdu, fits.BinTableHDU):
                 raise input_error(f"{where}[{spec.name}]", "expected a binary table HDU")
-            _check_table(hdu, spec, where)
+            _check_table(hdu, spec, where, strict)
         else:
             if not isinstance(hdu, fits.ImageHDU):
                 raise input_error(f"{where}[{spec.name}]", "expected an image HDU")
@@ -516,70 +545,6 @@ def validate_product(path, kind: str) -> None:
         validate_hdul(hdul, kind, str(path))
 
 
-# -- encoding ------------------------------------------------------------------------------
-_DTYPE_TFORM = {"float64": "D", "float32": "E", "int64": "K", "int32": "J", "int16": "I",
-                "uint8": "B", "bool": "L"}  # fmt: skip
-
-
-def table_hdu(
-    kind: str, name: str, columns: dict[str, Any], *, units: dict[str, str] | None = None
-) -> fits.BinTableHDU:
-    """Build table HDU ``name`` of product ``kind`` with the declared dtypes and TUNITs.
-
-    Parameters
-    ----------
-    kind, name : str
-        Product kind ('spec', 'zfit') and HDU name.
-    columns : dict
-        Column name -> 1D array, in the order to write. Declared columns are cast to their
-        schema dtype; undeclared ones keep their own dtype.
-    units : dict, optional
-        FITS unit strings of undeclared columns ('' if absent).
-    """
-    spec = PRODUCTS[kind].hdu(name)
-    units = units or {}
-    cols, tunits = [], []
-    for colname, values in columns.items():
-        col = spec.column(colname)
-        dtype = col.dtype if col is not None else None
-        unit = col.unit if col is not None else units.get(colname, "")
-        arr = np.asarray(values)
-        if dtype is None:
-            dtype = "str" if arr.dtype.kind in "US" else arr.dtype.newbyteorder("=").name
-        if dtype == "str":
-            arr = np.asarray(arr, dtype=str)
-            width = max(1, max((len(v.encode("utf-8")) for v in arr.ravel()), default=1))
-            fmt = f"{width}A"
-            arr = np.char.encode(arr, "utf-8") if arr.size else arr.astype(f"S{width}")
-        else:
-            arr = arr.astype(dtype, copy=False)
-            fmt = _DTYPE_TFORM[dtype]
-        cols.append(fits.Column(name=colname, format=fmt, array=arr))
-        tunits.append(unit)
-    hdu = fits.BinTableHDU.from_columns(cols, name=name)
-    for i, unit in enumerate(tunits, start=1):
-        # Always write TUNIT, even for dimensionless columns (astropy drops empty units).
-        hdu.header.set(f"TUNIT{i}", unit, after=f"TFORM{i}")
-    return hdu
-
-
-def table_columns(hdu: fits.BinTableHDU) -> dict[str, tuple[np.ndarray, str]]:
-    """Columns of a table HDU as name -> (native-endian array, TUNIT string).
-
-    Strings are decoded to ``str`` arrays; numbers keep their FITS dtype bit for bit.
-    """
-    out = {}
-    for i, name in enumerate(hdu.columns.names, start=1):
-        raw = hdu.data[name]
-        if _column_dtype(hdu.columns[i - 1].format) == "str":
-            arr = np.char.decode(np.asarray(raw, dtype=bytes), "utf-8").astype(str)
-        else:
-            arr = np.asarray(raw)
-            arr = arr.astype(arr.dtype.newbyteorder("="))
-        out[name] = (arr, str(hdu.header.get(f"TUNIT{i}", "")))
-    return out
-
-
 # -- documentation ---------------------------------------------------------------------------
 def _cell(text: str) -> str:
     return str(text).replace("|", "\\|")
@@ -592,25 +557,34 @@ def _render_product(product: ProductSpec) -> list[str]:
         kind = h.kind if h.kind != "image" else f"image ({'/'.join(f'{n}D' for n in h.ndim)} "
         if h.kind == "image":
             kind += f"{h.dtype})"
-        out.append(f"| {h.name} | {kind} | {'yes' if h.required else 'no'} | "
-                   f"{_cell(h.description)} |")  # fmt: skip
+        out.append(
+            f"| {h.name} | {kind} | {'yes' if h.required else 'no'} | {_cell(h.description)} |"
+        )
     for h in product.hdus:
         out += ["", f"### {product.kind}.fits [{h.name}]", "", h.description, ""]
         if h.keywords:
-            out += ["| keyword | type | unit | required | meaning |",
-                    "| --- | --- | --- | --- | --- |"]  # fmt: skip
+            out += [
+                "| keyword | type | unit | required | meaning |",
+                "| --- | --- | --- | --- | --- |",
+            ]
             for k in h.keywords:
                 meaning = k.description + (f" (always `{k.value!r}`)" if k.value else "")
-                out.append(f"| `{k.name}` | {k.type} | {_cell(k.unit) or '-'} | "
-                           f"{'yes' if k.required else 'no'} | {_cell(meaning)} |")  # fmt: skip
+                out.append(
+                    f"| `{k.name}` | {k.type} | {_cell(k.unit) or '-'} | "
+                    f"{'yes' if k.required else 'no'} | {_cell(meaning)} |"
+                )
             out.append("")
         if h.columns:
-            out += ["| column | unit (TUNIT) | dtype | required | meaning |",
-                    "| --- | --- | --- | --- | --- |"]  # fmt: skip
+            out += [
+                "| column | unit (TUNIT) | dtype | required | meaning |",
+                "| --- | --- | --- | --- | --- |",
+            ]
             for c in h.columns:
                 unit = f"`{c.unit}`" if c.unit else "`''` (dimensionless)"
-                out.append(f"| `{c.name}` | {unit} | {c.dtype} | "
-                           f"{'yes' if c.required else 'no'} | {_cell(c.description)} |")  # fmt: skip
+                out.append(
+                    f"| `{c.name}` | {unit} | {c.dtype} | "
+                    f"{'yes' if c.required else 'no'} | {_cell(c.description)} |"
+                )
             out.append("")
     return out
 
@@ -637,11 +611,16 @@ def render_markdown() -> str:
         out += _render_product(product)
     out += ["## ZQUAL values", "", "| ZQUAL | meaning |", "| --- | --- |"]
     out += [f"| {v} | {_cell(d)} |" for v, d in ZQUAL_VALUES]
-    out += ["", "## ZWARN bits", "", "| bit | value | name | meaning |",
-            "| --- | --- | --- | --- |"]  # fmt: skip
+    out += [
+        "",
+        "## ZWARN bits",
+        "",
+        "| bit | value | name | meaning |",
+        "| --- | --- | --- | --- |",
+    ]
     out += [f"| {b} | {1 << b} | `{n}` | {_cell(d)} |" for n, b, d in ZWARN_BITS]
     out += ["", "Bits 8-15 are reserved.", ""]
-    return "\n".join(out)
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(out))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -32,6 +32,10 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
+def _worker_pid(_: object) -> int:
+    return os.getpid()
+
+
 def thread_limit_env(threads: int) -> dict[str, str]:
     """Environment variables that cap the threads of BLAS, OpenMP, numba and XLA."""
     n = str(int(threads))
@@ -101,7 +105,7 @@ class ProcessPoolExecutor(Executor):
         with _environ(thread_limit_env(threads_per_worker)):
             self._pool = cf.ProcessPoolExecutor(max_workers=self.n_workers, mp_context=ctx)
             # Start the workers now, while the limited environment is in place.
-            list(self._pool.map(os.getpid, range(self.n_workers)))
+            list(self._pool.map(_worker_pid, range(self.n_workers)))
 
     def map(self, func, items):
         futures = {self._pool.submit(func, item): i for i, item in enumerate(items)}

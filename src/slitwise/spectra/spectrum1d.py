@@ -21,7 +21,7 @@ __all__ = ["Spectrum1D", "FNU_UNIT", "FLAM_UNIT"]
 #: Default f_nu unit of slitwise products (DJA convention).
 FNU_UNIT = u.uJy
 #: Default f_lambda unit of slitwise products.
-FLAM_UNIT = 1e-20 * u.erg / u.s / u.cm**2 / u.AA
+FLAM_UNIT = u.Unit(1e-20 * u.erg / u.s / u.cm**2 / u.AA)
 
 
 def _is_fnu(unit: u.UnitBase) -> bool:
