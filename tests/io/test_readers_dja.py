@@ -116,9 +116,7 @@ def test_read_dja_spec2d_reproduces_optimal_extraction(real, rel, shape):
     if spec.meta["layout"] != "msaexp-0.9":
         prof = spec2d.meta["profile"]
         with np.errstate(invalid="ignore", divide="ignore"):
-            opt = np.nansum(prof * spec2d.sci * spec2d.wht, 0) / np.nansum(
-                prof**2 * spec2d.wht, 0
-            )
+            opt = np.nansum(prof * spec2d.sci * spec2d.wht, 0) / np.nansum(prof**2 * spec2d.wht, 0)
         ok = spec.valid
         close = np.isclose(opt[ok], spec.flux.value[ok], rtol=1e-5, atol=1e-6)
         # a few pixels differ: msaexp masks outlier pixels (OTHRESH) before its 1D sum

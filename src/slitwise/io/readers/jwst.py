@@ -98,8 +98,12 @@ def read_x1d(path: str | os.PathLike, *, source: str | int | None = None) -> Spe
         eunit = require_flux_unit(parse_unit(cols["FLUX_ERROR"].unit, where), where + ".FLUX_ERROR")
         data = hdu.data
         wave = (np.asarray(data["WAVELENGTH"], dtype=float) * wunit).to(u.um)
-        flux = (np.asarray(data["FLUX"], dtype=float) * funit).to(FNU_UNIT)
-        err = (np.asarray(data["FLUX_ERROR"], dtype=float) * eunit).to(FNU_UNIT)
+        # Jy (or any f_nu / f_lambda unit) -> uJy, the slitwise f_nu unit
+        equiv = u.spectral_density(wave)
+        flux = (np.asarray(data["FLUX"], dtype=float) * funit).to(FNU_UNIT, equivalencies=equiv)
+        err = (np.asarray(data["FLUX_ERROR"], dtype=float) * eunit).to(
+            FNU_UNIT, equivalencies=equiv
+        )
         valid = np.ones(wave.shape, dtype=bool)
         if "DQ" in cols.names:
             valid &= (np.asarray(data["DQ"]).astype(np.int64) & _DO_NOT_USE) == 0

@@ -1,0 +1,598 @@
+"""From the nodded cut-outs of one slitlet to extracted spectra of every source in it.
+
+:func:`extract_group` handles one nod group (one disperser, one slitlet, one MSA
+configuration): calibration to uJy per pixel with any nod-dependent path-loss correction
+undone, nod subtraction, joint trace/profile fit on the unrectified pixels, nod subtraction
+again with the source masked and the background smoothed along the dispersion, a low-order
+residual background, stuck-shutter checks, optimal extraction with model-based variances and
+outlier rejection, secondary sources (deblended), path loss, rectification and boxcars.
+
+:func:`slitwise.extract.extract_source` (in :mod:`slitwise.extract.products`) groups
+exposures by disperser and MSA configuration, calls this and combines groups.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import Literal
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+from scipy.ndimage import uniform_filter1d
+
+from slitwise.background.nod import nod_subtract
+from slitwise.background.stuck import configured_stuck_exposures, detect_missing_source
+from slitwise.errors import input_error
+from slitwise.extract.boxcar import aperture_weights, boxcar_extract
+from slitwise.extract.optimal import horne_solve
+from slitwise.extract.pathloss import pathloss_correction
+from slitwise.extract.pixels import PixelTable, build_pixel_table
+from slitwise.extract.profile import (
+    NIRSPEC_PIXEL_ARCSEC,
+    TraceProfile,
+    fit_trace_profile,
+    initial_centres,
+    model_matrix,
+    profile_values,
+)
+from slitwise.extract.rectify import rectify, wavelength_grid
+from slitwise.extract.sources import find_secondary_sources
+from slitwise.spectra.rectified import RectifiedSpectrum2D
+from slitwise.spectra.slitlet import SlitletExposure
+
+__all__ = ["ExtractOptions", "GroupExtraction", "SourceResult", "extract_group", "to_ujy_factor"]
+
+log = logging.getLogger(__name__)
+
+PathlossMode = Literal["auto", "keep", "model", "none"]
+
+
+@dataclasses.dataclass(frozen=True)
+class ExtractOptions:
+    """Extraction options (the pipeline's ``[extract]`` section maps onto these).
+
+    Attributes
+    ----------
+    profile : {'gaussian', 'moffat'}
+        Cross-dispersion profile shape.
+    trace_degree : int
+        Degree of the trace-centre polynomial in wavelength.
+    boxcar_widths : tuple of int
+        Boxcar aperture full widths (pixels).
+    sigma_clip : float
+        Outlier rejection threshold (sigma).
+    detect_stuck : bool
+        Detect exposures whose source shutter is stuck closed.
+    serendips : bool
+        Look for and extract secondary sources.
+    background_smooth : int
+        Running mean (columns) of the nod background along the dispersion; 1 gives plain
+        DJA-v2 differences.
+    mask_source_in_background : bool
+        Leave the source out of the background exposures (no negative images).
+    residual_background : int
+        Window (columns) of the per-exposure residual background measured away from the
+        trace; 0 disables.
+    pathloss : {'auto', 'keep', 'model', 'none'}
+        'keep': the inputs carry the right point-source correction (kept; undone and re-applied
+        around the differencing). 'model': undo whatever was applied and apply
+        :func:`~slitwise.extract.pathloss.pathloss_correction`. 'auto': 'keep' when the
+        inputs are point-source corrected, else 'model'. 'none': undo and apply nothing.
+    half_height : int
+        Rows of the rectified 2D on each side of the trace.
+    oversample : float
+        Wavelength bins per detector column.
+    max_secondaries : int
+        At most this many secondary sources per slitlet.
+    """
+
+    profile: Literal["gaussian", "moffat"] = "gaussian"
+    trace_degree: int = 2
+    boxcar_widths: tuple[int, ...] = (3, 4, 5)
+    sigma_clip: float = 5.0
+    detect_stuck: bool = True
+    serendips: bool = True
+    background_smooth: int = 15
+    mask_source_in_background: bool = True
+    residual_background: int = 9
+    pathloss: PathlossMode = "auto"
+    half_height: int = 8
+    oversample: float = 1.0
+    max_secondaries: int = 2
+
+    @classmethod
+    def from_config(cls, config=None, **overrides) -> ExtractOptions:
+        """Options from any object with matching attributes (e.g. the pipeline config)."""
+        values = {}
+        if config is not None:
+            for field in dataclasses.fields(cls):
+                if hasattr(config, field.name):
+                    values[field.name] = getattr(config, field.name)
+        values.update(overrides)
+        if "boxcar_widths" in values:
+            values["boxcar_widths"] = tuple(int(w) for w in values["boxcar_widths"])
+        return cls(**values)
+
+
+@dataclasses.dataclass(eq=False)
+class SourceResult:
+    """Extraction of one source of a nod group, all arrays on the output wavelength grid.
+
+    Fluxes are uJy (f_nu), already path-loss corrected (``path_corr`` is the factor applied).
+    """
+
+    name: str
+    serendip: bool
+    trace: TraceProfile
+    wave: np.ndarray
+    flux: np.ndarray
+    err: np.ndarray
+    path_corr: np.ndarray
+    boxcar: dict[int, tuple[np.ndarray, np.ndarray]]
+    rect: RectifiedSpectrum2D
+    profile2d: np.ndarray
+    dy: float = 0.0
+
+    @property
+    def snr(self) -> float:
+        """Median per-bin S/N over valid bins."""
+        ok = np.isfinite(self.flux) & np.isfinite(self.err) & (self.err > 0)
+        return float(np.median(self.flux[ok] / self.err[ok])) if np.any(ok) else np.nan
+
+
+@dataclasses.dataclass(eq=False)
+class GroupExtraction:
+    """Everything :func:`extract_group` produced for one nod group."""
+
+    sources: list[SourceResult]
+    exposures: list[SlitletExposure]
+    excluded: dict[int, str]
+    stuck: dict[int, set[int]]
+    background_method: str
+    pathloss_mode: str
+    table: PixelTable
+    pixvar: np.ndarray
+    used: np.ndarray
+
+
+def to_ujy_factor(exposure: SlitletExposure) -> tuple[float, str]:
+    """Factor converting the exposure's SCI to uJy per pixel, and the resulting unit."""
+    unit = exposure.bunit.strip().replace(" ", "").lower()
+    where = exposure.meta.get("filename", "SlitletExposure")
+    if unit in ("mjy/sr", "mjy/steradian"):
+        pixar = exposure.meta.get("pixar_sr")
+        if not pixar:
+            raise input_error(f"{where}[SCI]", "BUNIT is MJy/sr but PIXAR_SR is missing")
+        return float(pixar) * 1e12, "uJy"
+    table = {"mjy": 1e12, "jy": 1e6, "ujy": 1.0, "microjansky": 1.0, "njy": 1e-3}
+    if unit in table:
+        return table[unit], "uJy"
+    log.warning("%s: SCI unit '%s' is not a flux density; extracting in that unit",
+                where, exposure.bunit)  # fmt: skip
+    return 1.0, exposure.bunit
+
+
+def applied_pathloss(exposure: SlitletExposure) -> str:
+    """Which path-loss correction the inputs carry: 'PS', 'UN' or 'NONE'.
+
+    From ``meta['pathloss_applied']`` when the reader set it; simulated cut-outs are
+    point-source corrected; real JWST cut-outs without a source type follow the JWST default
+    for MOS sources of unknown type (uniform correction), as DJA/msaexp assume.
+    """
+    value = str(exposure.meta.get("pathloss_applied", "")).upper()
+    if value in ("PS", "UN", "NONE"):
+        return value
+    srctype = str(exposure.meta.get("srctype", "")).upper()
+    if srctype == "POINT" or exposure.meta.get("simulated"):
+        return "PS" if exposure.pathloss_ps is not None else "NONE"
+    if srctype == "EXTENDED" or exposure.pathloss_un is not None:
+        return "UN" if exposure.pathloss_un is not None else "NONE"
+    return "NONE"
+
+
+def _nan_running_median(arr: np.ndarray, width: int) -> np.ndarray:
+    """Running median along axis 1 ignoring NaN (edges padded with NaN)."""
+    half = width // 2
+    pad = np.pad(arr, ((0, 0), (half, half)), constant_values=np.nan)
+    win = sliding_window_view(pad, width, axis=1)
+    with np.errstate(all="ignore"):
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return np.nanmedian(win, axis=-1)
+
+
+def _poisson_gain(sci: np.ndarray, var_poisson: np.ndarray) -> np.ndarray:
+    """Poisson variance per unit signal, per column (broadcast to the image)."""
+    ok = (sci > 0) & (var_poisson > 0) & np.isfinite(sci) & np.isfinite(var_poisson)
+    ratio = np.where(ok, var_poisson / np.where(ok, sci, 1.0), np.nan)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        col = np.nanmedian(ratio, axis=0)
+    good = np.isfinite(col)
+    if not np.any(good):
+        return np.zeros_like(sci)
+    x = np.arange(col.size)
+    col = np.interp(x, x[good], col[good])
+    return np.broadcast_to(col, sci.shape).copy()
+
+
+@dataclasses.dataclass(eq=False)
+class _Prepared:
+    sci: list[np.ndarray]
+    var_model: list[np.ndarray]
+    var_fixed: list[np.ndarray]
+    gain: list[np.ndarray]
+    valid: list[np.ndarray]
+    reapply: list[np.ndarray | None]
+    pl_mode: str
+    unit: str
+
+
+def _prepare(exposures: list[SlitletExposure], mode: PathlossMode) -> _Prepared:
+    applied = [applied_pathloss(e) for e in exposures]
+    if mode == "auto":
+        mode = "keep" if all(a == "PS" for a in applied) else "model"
+    out = _Prepared([], [], [], [], [], [], mode, "uJy")
+    for exp, app in zip(exposures, applied, strict=True):
+        scale, unit = to_ujy_factor(exp)
+        out.unit = unit
+        pl = np.ones(exp.shape)
+        if app == "PS" and exp.pathloss_ps is not None:
+            pl = exp.pathloss_ps
+        elif app == "UN" and exp.pathloss_un is not None:
+            pl = exp.pathloss_un
+        pl = np.where(np.isfinite(pl) & (pl > 0), pl, np.nan)
+        fac = scale * pl
+        sci = exp.sci * fac
+        valid = exp.valid & np.isfinite(sci)
+        vfix = (exp.var_rnoise + exp.var_flat) * fac**2
+        vpois = exp.var_poisson * fac**2
+        gain = _poisson_gain(np.where(valid, sci, np.nan), np.where(valid, vpois, np.nan))
+        smooth = _nan_running_median(np.where(valid, sci, np.nan), 9)
+        smooth = np.where(np.isfinite(smooth), smooth, 0.0)
+        vmodel = vfix + gain * np.maximum(smooth, 0.0)
+        # keep the pipeline variance where the model cannot be formed
+        vmodel = np.where(vmodel > 0, vmodel, (exp.var * fac**2))
+        out.sci.append(np.where(valid, sci, np.nan))
+        out.var_model.append(np.where(valid, vmodel, np.nan))
+        out.var_fixed.append(np.where(valid, vfix, np.nan))
+        out.gain.append(gain)
+        out.valid.append(valid & (vmodel > 0))
+        out.reapply.append(pl if (mode == "keep" and app == "PS") else None)
+    return out
+
+
+def _diff_arrays(prep: _Prepared, diffs, reapply=True):
+    sci, var, weights, bkg = [], [], [], []
+    for i, d in enumerate(diffs):
+        s, v = d.sci, d.var
+        if reapply and prep.reapply[i] is not None:
+            s = s / prep.reapply[i]
+            v = v / prep.reapply[i] ** 2
+        sci.append(s)
+        var.append(v)
+        weights.append(d.weights)
+        bkg.append(d.background)
+    return sci, var, weights, bkg
+
+
+def _source_masks(trace: TraceProfile, waves: list[np.ndarray], width: float) -> list[np.ndarray]:
+    masks = []
+    for e, wave in enumerate(waves):
+        rows = np.arange(wave.shape[0])[:, None]
+        with np.errstate(invalid="ignore"):
+            dist = np.abs(rows - trace.centre(np.where(np.isfinite(wave), wave, 0.0), e))
+            half = np.maximum(width * trace.sigma(np.where(np.isfinite(wave), wave, 1.0)), 2.0)
+        masks.append(np.isfinite(wave) & (dist < half + 0.5))
+    return masks
+
+
+def _residual_background(table, resid, used, trace, window, mask_width, other_traces=()):
+    """Per-exposure, per-column median of the residual away from all traces, smoothed."""
+    nx = int(table.col.max()) + 1
+    bkg = np.zeros(table.sci.size)
+    bvar = np.zeros(table.sci.size)
+    away = used.copy()
+    for t in (trace, *other_traces):
+        for e in range(table.n_exp):
+            sel = table.exp == e
+            dist = np.abs(table.row[sel] - t.centre(table.wave[sel], e))
+            half = np.maximum(mask_width * t.sigma(table.wave[sel]), 2.0) + 0.5
+            away[np.flatnonzero(sel)[dist < half]] = False
+        if table.neg_weights is not None:
+            for j in range(table.n_exp):
+                negsel = table.neg_weights[:, j] > 0
+                if np.any(negsel):
+                    dist = np.abs(table.row[negsel] - t.centre(table.wave[negsel], j))
+                    half = np.maximum(mask_width * t.sigma(table.wave[negsel]), 2.0) + 0.5
+                    away[np.flatnonzero(negsel)[dist < half]] = False
+    for e in range(table.n_exp):
+        sel = (table.exp == e) & away
+        if np.count_nonzero(sel) < 20:
+            continue
+        cols = table.col[sel].astype(int)
+        med = np.full(nx, np.nan)
+        cnt = np.bincount(cols, minlength=nx)
+        order = np.lexsort((resid[sel], cols))
+        sorted_r = resid[sel][order]
+        starts = np.concatenate([[0], np.cumsum(cnt)[:-1]])
+        for c in np.flatnonzero(cnt >= 3):
+            med[c] = sorted_r[starts[c] + cnt[c] // 2]
+        good = np.isfinite(med)
+        num = uniform_filter1d(np.where(good, med, 0.0), window, mode="nearest")
+        den = uniform_filter1d(good.astype(float), window, mode="nearest")
+        with np.errstate(invalid="ignore", divide="ignore"):
+            sm = np.where(den > 0, num / den, 0.0)
+        allsel = table.exp == e
+        bkg[allsel] = sm[table.col[allsel].astype(int)]
+        # variance of a median of n pixels ~ (pi/2) var / n, averaged over the window
+        nrow = np.maximum(np.median(cnt[cnt > 0]), 1.0)
+        bvar[allsel] = (np.pi / 2) * table.var[allsel] / (nrow * max(window, 1))
+    return bkg, bvar
+
+
+def extract_group(
+    exposures: list[SlitletExposure],
+    *,
+    options: ExtractOptions | None = None,
+    stuck_shutters: dict[int, tuple[int, ...]] | None = None,
+    background_overrides: dict[int, tuple[int, ...]] | None = None,
+    impose: TraceProfile | None = None,
+    name: str | None = None,
+) -> GroupExtraction:
+    """Extract every source of one nod group (one slitlet, one disperser, one configuration).
+
+    Parameters
+    ----------
+    exposures : list of SlitletExposure
+        Cut-outs of the nod pattern (same shape and disperser).
+    options : ExtractOptions, optional
+        Extraction options.
+    stuck_shutters : dict, optional
+        Exposure index -> 1-based shutters known to be stuck closed.
+    background_overrides : dict, optional
+        Exposure index -> nod positions to use as its background.
+    impose : TraceProfile, optional
+        Profile from another disperser whose source size and PSF scale are imposed.
+    name : str, optional
+        Source name (default: the exposures' source name).
+
+    Returns
+    -------
+    GroupExtraction
+
+    Raises
+    ------
+    SlitwiseInputError
+        No wavelength information, mixed dispersers or shapes, or fewer than two nods.
+    """
+    opt = options or ExtractOptions()
+    if not exposures:
+        raise input_error("extract_group", "no exposures given")
+    name = name or exposures[0].source_name or str(exposures[0].source_id)
+    for e in exposures:
+        if not np.any(np.isfinite(e.wave)):
+            raise input_error(
+                e.meta.get("filename", "cut-out"), "WAVELENGTH has no finite value; "
+                "wavelength information is required for extraction"
+            )
+    prep = _prepare(exposures, opt.pathloss)
+    excluded: dict[int, str] = {}
+    stuck = configured_stuck_exposures(exposures, stuck_shutters)
+    for i in stuck:
+        excluded[i] = "source shutter stuck closed (configured)"
+    grid = wavelength_grid(
+        exposures[0].wave, prism=exposures[0].grating == "PRISM", oversample=opt.oversample
+    )
+    waves = [e.wave for e in exposures]
+
+    # pass 1: plain differences, trace fit
+    diffs = nod_subtract(
+        prep.sci, prep.var_model, exposures, valid=prep.valid,
+        overrides=background_overrides, excluded=set(),
+    )  # fmt: skip
+    sci, var, weights, bkg = _diff_arrays(prep, diffs)
+    use = [np.full(s.shape, i not in excluded) for i, s in enumerate(sci)]
+    table = build_pixel_table(sci, var, waves, grid, neg_weights=weights, use=use)
+    if table.sci.size == 0:
+        raise input_error(name, "no usable pixels after nod subtraction")
+    centres, signif = initial_centres(
+        table, nod_offsets_arcsec=np.array([e.meta.get("nod_offset", 0.0) for e in exposures])
+    )
+    fix_s = impose.source_sigma if impose is not None else None
+    fix_a = impose.psf_scale if impose is not None else None
+    sub = np.abs(table.row - centres[table.exp]) < 3 * opt.half_height
+    trace = fit_trace_profile(
+        table.subset(sub), centres0=centres, kind=opt.profile, degree=opt.trace_degree,
+        fix_source_sigma=fix_s, fix_psf_scale=fix_a,
+    )  # fmt: skip
+
+    # pass 2: source masked in the backgrounds, background smoothed along the dispersion
+    method = "nod"
+    if opt.mask_source_in_background or opt.background_smooth > 1:
+        masks = _source_masks(trace, waves, 3.0) if opt.mask_source_in_background else None
+        diffs = nod_subtract(
+            prep.sci, prep.var_model, exposures, valid=prep.valid, source_masks=masks,
+            smooth=opt.background_smooth, overrides=background_overrides, excluded=set(),
+        )  # fmt: skip
+        sci, var, weights, bkg = _diff_arrays(prep, diffs)
+        table = build_pixel_table(sci, var, waves, grid, neg_weights=weights, use=use)
+        method = f"nod-masked-smooth{opt.background_smooth}"
+    # the background frame (sky) of each pixel, for the Poisson term of the variance model
+    sky_pix = np.concatenate(
+        [np.nan_to_num(bkg[e].ravel()[table.flat_index[table.exp == e]]) for e in range(len(sci))]
+    )
+    gain_pix = np.concatenate(
+        [prep.gain[e].ravel()[table.flat_index[table.exp == e]] for e in range(len(sci))]
+    )
+    vfix_pix = np.concatenate(
+        [prep.var_fixed[e].ravel()[table.flat_index[table.exp == e]] for e in range(len(sci))]
+    )
+    vbkg_pix = np.concatenate(
+        [
+            np.nan_to_num(diffs[e].var_background.ravel()[table.flat_index[table.exp == e]])
+            for e in range(len(sci))
+        ]
+    )
+    reap_pix = np.concatenate(
+        [
+            (prep.reapply[e].ravel()[table.flat_index[table.exp == e]]
+             if prep.reapply[e] is not None else np.ones(np.count_nonzero(table.exp == e)))
+            for e in range(len(sci))
+        ]
+    )  # fmt: skip
+    resbkg = np.zeros(table.sci.size)
+    resvar = np.zeros(table.sci.size)
+
+    def variance_model(model_total):
+        own = np.maximum(sky_pix + resbkg * reap_pix + np.maximum(model_total, 0) * reap_pix, 0)
+        v = vfix_pix + gain_pix * own + vbkg_pix
+        return v / reap_pix**2 + resvar
+
+    traces = [trace]
+    used = np.ones(table.sci.size, dtype=bool)
+    res = None
+    for _ in range(2 if opt.residual_background > 0 else 1):
+        data = table.sci - resbkg
+        models = [model_matrix(table, t) for t in traces]
+        res = horne_solve(
+            data, models, table.bin, table.nbins, variance=variance_model,
+            sigma_clip=opt.sigma_clip, used=used & np.isin(table.exp, list(excluded), invert=True),
+        )  # fmt: skip
+        if opt.residual_background > 0:
+            model_total = sum(res.flux[k][table.bin] * models[k] for k in range(len(models)))
+            resbkg, resvar = _residual_background(
+                table, table.sci - model_total, res.used, trace, opt.residual_background, 3.0,
+            )  # fmt: skip
+    # refit the trace on the cleaned data (cheap: starts at the solution)
+    if impose is None or True:
+        clean = dataclasses.replace(table, sci=table.sci - resbkg)
+        trace = fit_trace_profile(
+            clean.subset(res.used), centres0=np.asarray(trace.offsets) + trace.coeffs[-1]
+            - 0.0, kind=opt.profile, degree=opt.trace_degree, fix_source_sigma=fix_s,
+            fix_psf_scale=fix_a,
+        ) if False else trace  # fmt: skip
+    models = [model_matrix(table, trace)]
+
+    # stuck-closed source shutters: the source signal is missing in one nod
+    if opt.detect_stuck and table.n_exp > 2:
+        fm = res.flux[0][table.bin] * models[0]
+        w = np.where(res.used, 1.0 / res.pixvar, 0.0)
+        data = table.sci - resbkg
+        amp = np.zeros(table.n_exp)
+        aerr = np.full(table.n_exp, np.inf)
+        for e in range(table.n_exp):
+            sel = (table.exp == e) & (fm > 0)
+            den = np.sum(w[sel] * fm[sel] ** 2)
+            if den > 0:
+                amp[e] = np.sum(w[sel] * data[sel] * fm[sel]) / den
+                aerr[e] = 1.0 / np.sqrt(den)
+        for e in detect_missing_source(amp, aerr):
+            if e not in excluded:
+                excluded[e] = "source signal missing (stuck-closed shutter detected)"
+                log.warning(
+                    "%s: source signal missing in nod %d (amplitude %.2f +- %.2f); "
+                    "stuck-closed shutter, exposure not extracted",
+                    exposures[e].meta.get("filename", name), exposures[e].nod_position,
+                    amp[e], aerr[e],
+                )  # fmt: skip
+                stuck.setdefault(e, set())
+
+    base_used = np.isin(table.exp, list(excluded), invert=True)
+    data = table.sci - resbkg
+    res = horne_solve(
+        data, models, table.bin, table.nbins, variance=variance_model,
+        sigma_clip=opt.sigma_clip, used=base_used,
+    )  # fmt: skip
+
+    # secondary sources, deblended with the primary
+    if opt.serendips and opt.max_secondaries > 0:
+        dys = find_secondary_sources(
+            table, traces, res.flux, res.pixvar, used=res.used,
+            max_sources=opt.max_secondaries,
+        )  # fmt: skip
+        if dys:
+            traces = [trace] + [trace.shifted(dy, 0.5) for dy in dys]
+            models = [model_matrix(table, t) for t in traces]
+            res = horne_solve(
+                data, models, table.bin, table.nbins, variance=variance_model,
+                sigma_clip=opt.sigma_clip, used=base_used,
+            )  # fmt: skip
+
+    # path loss
+    xpos = float(np.mean([e.source_xpos for e in exposures]))
+    ypos = float(np.mean([e.source_ypos for e in exposures]))
+    sources = []
+    rect = rectify(
+        table, trace, grid, half_height=opt.half_height, data=data, variance=res.pixvar,
+        used=res.used, meta={"source": name},
+    )  # fmt: skip
+    for k, t in enumerate(traces):
+        dy = 0.0 if k == 0 else float(t.coeffs[-1] - trace.coeffs[-1])
+        if prep.pl_mode == "model":
+            corr = pathloss_correction(
+                grid, xpos=xpos, ypos=ypos,
+                source_sigma_arcsec=t.source_sigma * NIRSPEC_PIXEL_ARCSEC,
+                psf_scale=t.psf_scale, include_y=False,
+            )  # fmt: skip
+        else:
+            corr = np.ones(grid.size)
+        flux = res.flux[k] * corr
+        err = np.sqrt(res.var[k]) * corr
+        bad = ~np.isfinite(err) | ~(err > 0)
+        flux[bad] = np.nan
+        err[bad] = np.nan
+        # rectified 2D and profile relative to this source's own trace
+        rect_k = rect if k == 0 else rectify(
+            table, t, grid, half_height=opt.half_height, data=data, variance=res.pixvar,
+            used=res.used, meta={"source": name},
+        )  # fmt: skip
+        prof2d = profile_values(
+            rect_k.y[:, None], np.broadcast_to(t.sigma(grid), (rect_k.y.size, grid.size)),
+            kind=t.kind,
+        )  # fmt: skip
+        boxes = {}
+        for w in opt.boxcar_widths:
+            bf, bv = boxcar_extract(rect_k.sci, rect_k.var, rect_k.y, width=w, profile=prof2d)
+            boxes[int(w)] = (bf * corr, np.sqrt(bv) * corr)
+        sources.append(
+            SourceResult(
+                name=name if k == 0 else f"{name}_s{k}",
+                serendip=k > 0,
+                trace=t,
+                wave=grid,
+                flux=flux,
+                err=err,
+                path_corr=corr,
+                boxcar=boxes,
+                rect=rect_k,
+                profile2d=prof2d,
+                dy=dy,
+            )
+        )
+    return GroupExtraction(
+        sources=sources,
+        exposures=exposures,
+        excluded=excluded,
+        stuck={k: set(v) for k, v in stuck.items()},
+        background_method=method,
+        pathloss_mode=prep.pl_mode,
+        table=table,
+        pixvar=res.pixvar,
+        used=res.used,
+    )
+
+
+def profile_weights(result: SourceResult, widths=(3, 4, 5)) -> dict[str, np.ndarray]:
+    """Mean extraction weights per rectified row for the optimal and boxcar methods."""
+    y = result.rect.y
+    prof = np.nanmean(result.profile2d, axis=1)
+    out = {"weight_optimal": prof / np.nansum(prof)}
+    for w in widths:
+        out[f"weight_box{w}"] = aperture_weights(y, 0.0, w)
+    return out
