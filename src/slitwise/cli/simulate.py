@@ -1,7 +1,106 @@
-"""``slitwise simulate``: under construction."""
+"""``slitwise simulate``: write simulated observations with known truth.
+
+Targets are sub-subcommands; each ``_add_<target>`` registers one. Today: ``nirspec`` (an MSA
+program of nodded slitlet cut-outs, :func:`slitwise.simulate.simulate_program`). A future
+``mos`` target (ground-based arc, flat and science frames plus instrument and mask files)
+plugs in by adding ``_add_mos`` to ``_TARGETS``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from slitwise.errors import SlitwiseInputError, input_error
+
+__all__ = ["add_parser"]
 
 
-def add_parser(sub):
-    p = sub.add_parser("simulate", help="simulate (under construction)")
-    p.set_defaults(func=lambda args: 1)
+def _run_nirspec(args: argparse.Namespace) -> int:
+    from slitwise.instruments import get_disperser
+    from slitwise.simulate import simulate_program
+    from slitwise.simulate.geometry import NOD_OFFSETS
+
+    if args.n_sources < 1:
+        raise input_error("--n-sources", f"got {args.n_sources}; expected an integer >= 1")
+    if args.seed < 0:
+        raise input_error("--seed", f"got {args.seed}; expected a non-negative integer")
+    if args.nods not in NOD_OFFSETS:
+        raise input_error("--nods", f"got {args.nods}; expected 2, 3 or 5")
+    for g in args.gratings:
+        try:
+            get_disperser(g)
+        except SlitwiseInputError as exc:
+            raise input_error("--gratings", str(exc)) from exc
+    t0 = time.perf_counter()
+    prog = simulate_program(
+        args.out,
+        n_sources=args.n_sources,
+        seed=args.seed,
+        gratings=tuple(args.gratings),
+        n_nods=args.nods,
+        root=args.root,
+    )
+    elapsed = time.perf_counter() - t0
+    truth = prog.truth
+    print(f"{'source':>7} {'z':>6} {'kind':>9} {'slitlet':>7} {'stuck':>5} {'size':>6}")
+    for row in truth:
+        kind = "serendip" if row["is_serendip"] else "primary"
+        stuck = "-" if row["stuck_shutter"] < 0 else str(int(row["stuck_shutter"]))
+        print(
+            f"{int(row['source_id']):>7} {float(row['z']):6.3f} {kind:>9} "
+            f'{int(row["slitlet_id"]):>7} {stuck:>5} {row["size"].value:5.2f}"'
+        )
+    print(
+        f"wrote {len(prog.exposures)} cut-outs ({', '.join(truth.meta['gratings'])}; "
+        f"{args.nods} nods) and truth.ecsv to {prog.out_dir} in {elapsed:.1f} s"
+    )
+    return 0
+
+
+def _add_nirspec(targets) -> None:
+    from slitwise.simulate import DEFAULT_GRATINGS
+
+    p = targets.add_parser(
+        "nirspec",
+        help="NIRSpec MSA program: nodded slitlet cut-outs and truth.ecsv",
+        description="Simulate an MSA program of N sources observed with 2-, 3- or 5-nod "
+        "patterns; writes one cut-out per slitlet and exposure (the layout of JWST cal "
+        "slitlets), per-exposure truth in truth/, and truth.ecsv.",
+    )
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--n-sources", type=int, default=6, help="number of sources (default 6)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument(
+        "--gratings",
+        nargs="+",
+        default=list(DEFAULT_GRATINGS),
+        metavar="GRATING",
+        help="dispersers, e.g. PRISM/CLEAR G395M/F290LP (default: %(default)s)",
+    )
+    p.add_argument("--nods", type=int, default=3, help="nod pattern: 2, 3 or 5 (default 3)")
+    p.add_argument("--root", default="sim", help="file-name prefix (default 'sim')")
+    p.set_defaults(func=_run_nirspec)
+
+
+#: Simulation targets, in the order ``--help`` lists them (``mos`` will join here).
+_TARGETS = (_add_nirspec,)
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    """Register ``slitwise simulate`` and its targets."""
+    p = sub.add_parser(
+        "simulate",
+        help="write simulated observations with known truth",
+        description="Write simulated observations with known truth.",
+    )
+    targets = p.add_subparsers(dest="target", metavar="TARGET")
+    for add in _TARGETS:
+        add(targets)
+
+    def _no_target(args):
+        p.print_help()
+        return 2
+
+    p.set_defaults(func=_no_target)
     return p

@@ -265,7 +265,7 @@ def optimal_extract(
         )
         rows = np.arange(ny)[:, None]
         prof = profile_values(
-            rows - trace.centre(rect.wave, 0)[None, :],
+            rows - trace.centre(np.arange(nx), 0)[None, :],
             trace.sigma(rect.wave)[None, :],
             kind=trace.kind,
         )

@@ -19,7 +19,12 @@ from scipy.special import erf
 
 from slitwise.extract.profile import NIRSPEC_PIXEL_ARCSEC, psf_sigma_pixels
 
-__all__ = ["SHUTTER_WIDTH_ARCSEC", "SHUTTER_HEIGHT_ARCSEC", "shutter_fraction", "pathloss_correction"]
+__all__ = [
+    "SHUTTER_WIDTH_ARCSEC",
+    "SHUTTER_HEIGHT_ARCSEC",
+    "shutter_fraction",
+    "pathloss_correction",
+]
 
 #: Open area of one NIRSpec MSA shutter (arcsec): along the dispersion (x) and the slit (y).
 SHUTTER_WIDTH_ARCSEC = 0.20

@@ -70,9 +70,9 @@ class PixelTable:
 
 def assign_bins(wave: np.ndarray, grid: np.ndarray) -> np.ndarray:
     """Index of the nearest ``grid`` centre for every wavelength (-1 outside the grid)."""
-    edges = np.concatenate(
-        [[1.5 * grid[0] - 0.5 * grid[1]], 0.5 * (grid[1:] + grid[:-1]), [1.5 * grid[-1] - 0.5 * grid[-2]]]
-    )
+    first = 1.5 * grid[0] - 0.5 * grid[1]
+    last = 1.5 * grid[-1] - 0.5 * grid[-2]
+    edges = np.concatenate([[first], 0.5 * (grid[1:] + grid[:-1]), [last]])
     idx = np.searchsorted(edges, wave) - 1
     idx[(idx < 0) | (idx >= grid.size) | ~np.isfinite(wave)] = -1
     return idx

@@ -4,8 +4,11 @@ The model of a source in exposure ``e`` at a detector pixel of row ``r`` and wav
 ``lambda`` is ``F(lambda) * P(r - c_e(lambda); sigma(lambda))``, where
 
 * ``P`` is a pixel-integrated Gaussian (or Moffat) of unit area;
-* ``c_e(lambda) = poly(t) + offset_e`` is the trace centre, a polynomial in the normalised
-  wavelength ``t`` in [-1, 1] shared by all exposures plus one offset per exposure (the nod);
+* ``c_e = poly(t) + offset_e`` is the trace centre, a polynomial along the dispersion shared
+  by all exposures plus one offset per exposure (the nod). ``t`` in [-1, 1] is the normalised
+  detector column, on which the trace is smooth for every disperser (for PRISM the
+  wavelength is far from linear in the column, so a low-order polynomial in wavelength would
+  not follow the trace); through the wavelength map it is equally a function of wavelength;
 * ``sigma(lambda)**2 = (a * sigma_psf(lambda))**2 + s**2``: the NIRSpec PSF width (scaled by a
   fitted factor ``a``) in quadrature with the intrinsic source size ``s`` (pixels).
 
@@ -112,8 +115,8 @@ class TraceProfile:
         Factor ``a`` applied to :func:`psf_sigma_pixels`.
     source_sigma : float
         Intrinsic source size ``s`` (Gaussian sigma, pixels).
-    wave_range : tuple of float
-        Wavelengths (um) mapped to t = -1 and t = +1.
+    col_range : tuple of float
+        Detector columns mapped to t = -1 and t = +1.
     kind : str
         'gaussian' or 'moffat'.
     chi2, ndof : float, int
@@ -124,29 +127,29 @@ class TraceProfile:
     offsets: tuple[float, ...]
     psf_scale: float
     source_sigma: float
-    wave_range: tuple[float, float]
+    col_range: tuple[float, float]
     kind: str = "gaussian"
     chi2: float = np.nan
     ndof: int = 0
 
-    def t(self, wave: np.ndarray) -> np.ndarray:
-        """Normalised wavelength in [-1, 1]."""
-        lo, hi = self.wave_range
-        return (2.0 * np.asarray(wave, dtype=float) - lo - hi) / (hi - lo)
+    def t(self, col: np.ndarray) -> np.ndarray:
+        """Normalised column in [-1, 1]."""
+        lo, hi = self.col_range
+        return (2.0 * np.asarray(col, dtype=float) - lo - hi) / (hi - lo)
 
-    def centre(self, wave: np.ndarray, exposure: int | np.ndarray) -> np.ndarray:
-        """Trace row of ``exposure`` at ``wave``."""
+    def centre(self, col: np.ndarray, exposure: int | np.ndarray) -> np.ndarray:
+        """Trace row of ``exposure`` at detector column ``col``."""
         off = np.asarray(self.offsets)[np.asarray(exposure)]
-        return np.polyval(self.coeffs, self.t(wave)) + off
+        return np.polyval(self.coeffs, self.t(col)) + off
 
     def sigma(self, wave: np.ndarray) -> np.ndarray:
         """Profile sigma (pixels) at ``wave``: scaled PSF in quadrature with the source size."""
         return np.hypot(self.psf_scale * psf_sigma_pixels(wave), self.source_sigma)
 
-    def profile(self, row: np.ndarray, wave: np.ndarray, exposure) -> np.ndarray:
-        """Unit-area profile of the source of ``exposure`` at pixels (row, wave)."""
+    def profile(self, row: np.ndarray, col: np.ndarray, wave: np.ndarray, exposure) -> np.ndarray:
+        """Unit-area profile of the source of ``exposure`` at pixels (row, col) of ``wave``."""
         return profile_values(
-            np.asarray(row, dtype=float) - self.centre(wave, exposure),
+            np.asarray(row, dtype=float) - self.centre(col, exposure),
             self.sigma(wave),
             kind=self.kind,
         )
@@ -170,13 +173,15 @@ class TraceProfile:
 
 def model_matrix(table: PixelTable, trace: TraceProfile) -> np.ndarray:
     """Source model per unit flux at every pixel of ``table``: own image minus nod images."""
-    m = trace.profile(table.row, table.wave, table.exp)
+    m = trace.profile(table.row, table.col, table.wave, table.exp)
     if table.neg_weights is not None:
         for j in range(table.n_exp):
             wj = table.neg_weights[:, j]
             sel = wj > 0
             if np.any(sel):
-                m[sel] -= wj[sel] * trace.profile(table.row[sel], table.wave[sel], j)
+                m[sel] -= wj[sel] * trace.profile(
+                    table.row[sel], table.col[sel], table.wave[sel], j
+                )
     return m
 
 
@@ -271,7 +276,7 @@ def fit_trace_profile(
     TraceProfile
     """
     n = table.n_exp
-    lo, hi = float(np.nanmin(table.wave)), float(np.nanmax(table.wave))
+    lo, hi = float(np.min(table.col)), float(np.max(table.col))
     if hi <= lo:
         hi = lo + 1.0
     data = table.sci if background is None else table.sci - background
@@ -297,7 +302,7 @@ def fit_trace_profile(
             offsets=tuple(offs),
             psf_scale=float(a),
             source_sigma=float(abs(s)),
-            wave_range=(lo, hi),
+            col_range=(lo, hi),
             kind=kind,
         )
 
@@ -333,6 +338,8 @@ def fit_trace_profile(
         x_scale="jac",
         max_nfev=max_nfev,
         diff_step=1e-3,
+        ftol=1e-5,
+        xtol=1e-5,
     )
     trace = unpack(res.x)
     r = resid(res.x)

@@ -85,6 +85,7 @@ def rectify(
     data: np.ndarray | None = None,
     variance: np.ndarray | None = None,
     used: np.ndarray | None = None,
+    weights: np.ndarray | None = None,
     to_fnu: float | np.ndarray = 1.0,
     meta: dict | None = None,
 ) -> RectifiedSpectrum2D:
@@ -104,29 +105,33 @@ def rectify(
         Values to rectify instead of ``table.sci`` / ``table.var`` (e.g. after background).
     used : bool ndarray (npix,), optional
         Pixels to include.
+    weights : ndarray (npix,), optional
+        Combination weights (default ``1 / variance``). Weights that do not depend on the
+        source signal (e.g. the sky and read-noise variance only) keep the mean unbiased.
 
     Returns
     -------
     RectifiedSpectrum2D
-        Weighted-mean SCI, its variance, and WHT = sum of inverse variances.
+        Weighted-mean SCI, its variance, and WHT = sum of the weights.
     """
     data = table.sci if data is None else data
     variance = table.var if variance is None else variance
     y = np.arange(-half_height, half_height + 1, dtype=float)
-    dy = table.row - trace.centre(table.wave, table.exp)
+    dy = table.row - trace.centre(table.col, table.exp)
     iy = np.rint(dy).astype(int) + half_height
     ok = (iy >= 0) & (iy < y.size) & np.isfinite(data) & (variance > 0)
     if used is not None:
         ok &= used
     nx = grid.size
     idx = iy[ok] * nx + table.bin[ok]
-    w = 1.0 / variance[ok]
+    w = 1.0 / variance[ok] if weights is None else weights[ok]
     size = y.size * nx
     wsum = np.bincount(idx, w, minlength=size).reshape(y.size, nx)
     dsum = np.bincount(idx, w * data[ok], minlength=size).reshape(y.size, nx)
+    vsum = np.bincount(idx, w * w * variance[ok], minlength=size).reshape(y.size, nx)
     with np.errstate(invalid="ignore", divide="ignore"):
         sci = np.where(wsum > 0, dsum / wsum, np.nan)
-        var = np.where(wsum > 0, 1.0 / wsum, np.nan)
+        var = np.where(wsum > 0, vsum / wsum**2, np.nan)
     return RectifiedSpectrum2D(
         sci=sci,
         var=var,

@@ -24,7 +24,7 @@ from scipy.ndimage import uniform_filter1d
 from slitwise.background.nod import nod_subtract
 from slitwise.background.stuck import configured_stuck_exposures, detect_missing_source
 from slitwise.errors import input_error
-from slitwise.extract.boxcar import aperture_weights, boxcar_extract
+from slitwise.extract.boxcar import aperture_weights, boxcar_pixels
 from slitwise.extract.optimal import horne_solve
 from slitwise.extract.pathloss import pathloss_correction
 from slitwise.extract.pixels import PixelTable, build_pixel_table
@@ -66,6 +66,9 @@ class ExtractOptions:
         Detect exposures whose source shutter is stuck closed.
     serendips : bool
         Look for and extract secondary sources.
+    background : {'nod', 'local'}
+        'nod': subtract the other nod positions; 'local': no nod subtraction, only the
+        residual background measured in each exposure away from the trace.
     background_smooth : int
         Running mean (columns) of the nod background along the dispersion; 1 gives plain
         DJA-v2 differences.
@@ -93,6 +96,7 @@ class ExtractOptions:
     sigma_clip: float = 5.0
     detect_stuck: bool = True
     serendips: bool = True
+    background: Literal["nod", "local"] = "nod"
     background_smooth: int = 15
     mask_source_in_background: bool = True
     residual_background: int = 9
@@ -267,6 +271,21 @@ def _prepare(exposures: list[SlitletExposure], mode: PathlossMode) -> _Prepared:
     return out
 
 
+def _no_background(prep: _Prepared, n: int) -> list:
+    from slitwise.background.nod import NodDifference
+
+    out = []
+    for i in range(n):
+        zero = np.zeros_like(prep.sci[i])
+        out.append(
+            NodDifference(
+                sci=prep.sci[i].copy(), var=prep.var_model[i].copy(), background=zero,
+                var_background=zero, weights=np.zeros((n, *zero.shape)), background_exposures=(),
+            )
+        )  # fmt: skip
+    return out
+
+
 def _diff_arrays(prep: _Prepared, diffs, reapply=True):
     sci, var, weights, bkg = [], [], [], []
     for i, d in enumerate(diffs):
@@ -285,8 +304,9 @@ def _source_masks(trace: TraceProfile, waves: list[np.ndarray], width: float) ->
     masks = []
     for e, wave in enumerate(waves):
         rows = np.arange(wave.shape[0])[:, None]
+        cols = np.arange(wave.shape[1])[None, :]
         with np.errstate(invalid="ignore"):
-            dist = np.abs(rows - trace.centre(np.where(np.isfinite(wave), wave, 0.0), e))
+            dist = np.abs(rows - trace.centre(cols, e))
             half = np.maximum(width * trace.sigma(np.where(np.isfinite(wave), wave, 1.0)), 2.0)
         masks.append(np.isfinite(wave) & (dist < half + 0.5))
     return masks
@@ -301,14 +321,14 @@ def _residual_background(table, resid, used, trace, window, mask_width, other_tr
     for t in (trace, *other_traces):
         for e in range(table.n_exp):
             sel = table.exp == e
-            dist = np.abs(table.row[sel] - t.centre(table.wave[sel], e))
+            dist = np.abs(table.row[sel] - t.centre(table.col[sel], e))
             half = np.maximum(mask_width * t.sigma(table.wave[sel]), 2.0) + 0.5
             away[np.flatnonzero(sel)[dist < half]] = False
         if table.neg_weights is not None:
             for j in range(table.n_exp):
                 negsel = table.neg_weights[:, j] > 0
                 if np.any(negsel):
-                    dist = np.abs(table.row[negsel] - t.centre(table.wave[negsel], j))
+                    dist = np.abs(table.row[negsel] - t.centre(table.col[negsel], j))
                     half = np.maximum(mask_width * t.sigma(table.wave[negsel]), 2.0) + 0.5
                     away[np.flatnonzero(negsel)[dist < half]] = False
     for e in range(table.n_exp):
@@ -392,10 +412,16 @@ def extract_group(
     waves = [e.wave for e in exposures]
 
     # pass 1: plain differences, trace fit
-    diffs = nod_subtract(
-        prep.sci, prep.var_model, exposures, valid=prep.valid,
-        overrides=background_overrides, excluded=set(),
-    )  # fmt: skip
+    local = opt.background == "local" or len({e.nod_position for e in exposures}) < 2
+    if local:
+        if opt.background != "local":
+            log.warning("%s: a single nod position; using a local background", name)
+        diffs = _no_background(prep, len(exposures))
+    else:
+        diffs = nod_subtract(
+            prep.sci, prep.var_model, exposures, valid=prep.valid,
+            overrides=background_overrides, excluded=set(),
+        )  # fmt: skip
     sci, var, weights, bkg = _diff_arrays(prep, diffs)
     use = [np.full(s.shape, i not in excluded) for i, s in enumerate(sci)]
     table = build_pixel_table(sci, var, waves, grid, neg_weights=weights, use=use)
@@ -406,15 +432,18 @@ def extract_group(
     )
     fix_s = impose.source_sigma if impose is not None else None
     fix_a = impose.psf_scale if impose is not None else None
-    sub = np.abs(table.row - centres[table.exp]) < 3 * opt.half_height
+    # fit on pixels near a source image (own or negative nod images) only
+    sub = np.zeros(table.sci.size, dtype=bool)
+    for c in centres:
+        sub |= np.abs(table.row - c) < 6.0
     trace = fit_trace_profile(
         table.subset(sub), centres0=centres, kind=opt.profile, degree=opt.trace_degree,
         fix_source_sigma=fix_s, fix_psf_scale=fix_a,
     )  # fmt: skip
 
     # pass 2: source masked in the backgrounds, background smoothed along the dispersion
-    method = "nod"
-    if opt.mask_source_in_background or opt.background_smooth > 1:
+    method = "local" if local else "nod"
+    if not local and (opt.mask_source_in_background or opt.background_smooth > 1):
         masks = _source_masks(trace, waves, 3.0) if opt.mask_source_in_background else None
         diffs = nod_subtract(
             prep.sci, prep.var_model, exposures, valid=prep.valid, source_masks=masks,
@@ -457,26 +486,19 @@ def extract_group(
     traces = [trace]
     used = np.ones(table.sci.size, dtype=bool)
     res = None
-    for _ in range(2 if opt.residual_background > 0 else 1):
+    window = max(opt.residual_background, 9) if local else opt.residual_background
+    for _ in range(3 if local else (2 if window > 0 else 1)):
         data = table.sci - resbkg
         models = [model_matrix(table, t) for t in traces]
         res = horne_solve(
             data, models, table.bin, table.nbins, variance=variance_model,
             sigma_clip=opt.sigma_clip, used=used & np.isin(table.exp, list(excluded), invert=True),
         )  # fmt: skip
-        if opt.residual_background > 0:
+        if window > 0:
             model_total = sum(res.flux[k][table.bin] * models[k] for k in range(len(models)))
             resbkg, resvar = _residual_background(
-                table, table.sci - model_total, res.used, trace, opt.residual_background, 3.0,
+                table, table.sci - model_total, res.used, trace, window, 3.0,
             )  # fmt: skip
-    # refit the trace on the cleaned data (cheap: starts at the solution)
-    if impose is None or True:
-        clean = dataclasses.replace(table, sci=table.sci - resbkg)
-        trace = fit_trace_profile(
-            clean.subset(res.used), centres0=np.asarray(trace.offsets) + trace.coeffs[-1]
-            - 0.0, kind=opt.profile, degree=opt.trace_degree, fix_source_sigma=fix_s,
-            fix_psf_scale=fix_a,
-        ) if False else trace  # fmt: skip
     models = [model_matrix(table, trace)]
 
     # stuck-closed source shutters: the source signal is missing in one nod
@@ -528,10 +550,8 @@ def extract_group(
     xpos = float(np.mean([e.source_xpos for e in exposures]))
     ypos = float(np.mean([e.source_ypos for e in exposures]))
     sources = []
-    rect = rectify(
-        table, trace, grid, half_height=opt.half_height, data=data, variance=res.pixvar,
-        used=res.used, meta={"source": name},
-    )  # fmt: skip
+    # rectification weights without the source term, so the mean of a bin is unbiased
+    rect_w = 1.0 / variance_model(np.zeros(table.sci.size))
     for k, t in enumerate(traces):
         dy = 0.0 if k == 0 else float(t.coeffs[-1] - trace.coeffs[-1])
         if prep.pl_mode == "model":
@@ -548,17 +568,27 @@ def extract_group(
         flux[bad] = np.nan
         err[bad] = np.nan
         # rectified 2D and profile relative to this source's own trace
-        rect_k = rect if k == 0 else rectify(
+        rect_k = rectify(
             table, t, grid, half_height=opt.half_height, data=data, variance=res.pixvar,
-            used=res.used, meta={"source": name},
+            used=res.used, weights=rect_w, meta={"source": name},
         )  # fmt: skip
         prof2d = profile_values(
             rect_k.y[:, None], np.broadcast_to(t.sigma(grid), (rect_k.y.size, grid.size)),
             kind=t.kind,
         )  # fmt: skip
+        # boxcars on the unrectified pixels, other sources' models removed
+        others = sum(
+            (res.flux[j][table.bin] * models[j] for j in range(len(traces)) if j != k),
+            np.zeros(table.sci.size),
+        )
+        dy_pix = table.row - t.centre(table.col, table.exp)
+        own = t.profile(table.row, table.col, table.wave, table.exp)
         boxes = {}
         for w in opt.boxcar_widths:
-            bf, bv = boxcar_extract(rect_k.sci, rect_k.var, rect_k.y, width=w, profile=prof2d)
+            bf, bv = boxcar_pixels(
+                data - others, res.pixvar, dy_pix, own, table.bin, table.nbins, width=w,
+                sigma=t.sigma(grid), used=res.used,
+            )  # fmt: skip
             boxes[int(w)] = (bf * corr, np.sqrt(bv) * corr)
         sources.append(
             SourceResult(

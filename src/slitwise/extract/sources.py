@@ -34,7 +34,7 @@ def find_secondary_sources(
     min_separation: float = 2.5,
     nsigma: float = 8.0,
     max_sources: int = 2,
-    step: float = 0.5,
+    step: float = 1.0,
     source_sigma: float = 0.5,
 ) -> list[float]:
     """Row offsets (relative to the primary) of significant secondary sources.
@@ -67,7 +67,8 @@ def find_secondary_sources(
     list of float
         Offsets ``dy`` in rows, most significant first.
     """
-    used = np.ones(table.sci.size, dtype=bool) if used is None else used
+    used = np.ones(table.sci.size, dtype=bool) if used is None else used.copy()
+    used &= ~_edge_rows(table)
     primary = traces[0]
     known = [0.0] + [t.coeffs[-1] - primary.coeffs[-1] for t in traces[1:]]
     resid = table.sci.copy()
@@ -77,7 +78,9 @@ def find_secondary_sources(
     span = table.row.max() - table.row.min()
     offsets = np.arange(-span, span + step / 2, step)
     found: list[float] = []
-    for _ in range(max_sources):
+    for _ in range(max_sources + 2):
+        if len(found) >= max_sources:
+            break
         stat = np.full(offsets.size, -np.inf)
         for i, dy in enumerate(offsets):
             if min(abs(dy - k) for k in known + found) < min_separation:
@@ -95,6 +98,10 @@ def find_secondary_sources(
         k = int(np.argmax(stat))
         if not np.isfinite(stat[k]) or stat[k] < nsigma:
             break
+        if not _consistent(table, resid, wgt, primary.shifted(offsets[k], source_sigma)):
+            log.debug("candidate at %+.2f rows inconsistent between nods; ignored", offsets[k])
+            known.append(float(offsets[k]))
+            continue
         dy = offsets[k]
         if 0 < k < offsets.size - 1 and np.all(np.isfinite(stat[k - 1 : k + 2])):
             a, b, c = stat[k - 1], stat[k], stat[k + 1]
@@ -104,3 +111,39 @@ def find_secondary_sources(
         log.info("secondary source at %+.2f rows from the primary (%.1f sigma)", dy, stat[k])
         found.append(float(dy))
     return found
+
+
+def _edge_rows(table: PixelTable) -> np.ndarray:
+    """Pixels in the first or last usable row of their column (slit edges, unreliable)."""
+    edge = np.zeros(table.sci.size, dtype=bool)
+    for e in range(table.n_exp):
+        sel = np.flatnonzero(table.exp == e)
+        cols = table.col[sel].astype(int)
+        rows = table.row[sel]
+        ncol = cols.max() + 1
+        lo = np.full(ncol, np.inf)
+        hi = np.full(ncol, -np.inf)
+        np.minimum.at(lo, cols, rows)
+        np.maximum.at(hi, cols, rows)
+        edge[sel] = (rows <= lo[cols]) | (rows >= hi[cols])
+    return edge
+
+
+def _consistent(table: PixelTable, resid: np.ndarray, wgt: np.ndarray, trace) -> bool:
+    """A real source has the same brightness in every nod that sees it (>= 2 nods)."""
+    m = model_matrix(table, trace)
+    amp, err = [], []
+    for e in range(table.n_exp):
+        sel = (table.exp == e) & (m > 0.05)
+        den = np.sum(wgt[sel] * m[sel] ** 2)
+        if den <= 0 or np.count_nonzero(sel) < 20:
+            continue
+        amp.append(np.sum(wgt[sel] * resid[sel] * m[sel]) / den)
+        err.append(1.0 / np.sqrt(den))
+    if len(amp) < 2:
+        return False
+    amp, err = np.asarray(amp), np.asarray(err)
+    mean = np.sum(amp / err**2) / np.sum(1 / err**2)
+    chi2 = np.sum(((amp - mean) / err) ** 2)
+    # 99.9% point of chi2 with n-1 dof is below 7 + 3.5 (n - 1) for the n here (2..5)
+    return bool(mean > 0 and np.all(amp > 0) and chi2 < 7.0 + 3.5 * (amp.size - 1))

@@ -48,8 +48,10 @@ log = logging.getLogger(__name__)
 #: Name of the grade database inside DIR when ``--db`` is not given.
 DEFAULT_DB_NAME = "inspect_grades.sqlite"
 _HERE = Path(__file__).parent
-_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")  # fmt: skip
+_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
 _LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
 
 
@@ -91,6 +93,7 @@ def create_app(
         template_folder=str(_HERE / "templates"),
     )
     app.config["MAX_CONTENT_LENGTH"] = 20 * 1024 * 1024
+    app.url_map.merge_slashes = False  # "/files//etc/passwd" is a 404, not a redirect
     app.json.sort_keys = False
     token = csrf_token or secrets.token_urlsafe(32)
     hosts = {h.lower() for h in allowed_hosts}
@@ -103,13 +106,16 @@ def create_app(
     def _bad_input(exc: SlitwiseInputError):
         if is_api() or request.method == "POST":
             return jsonify({"ok": False, "error": str(exc)}), 400
-        return render_template("error.html", status=400, message=str(exc)), 400
+        return render_template("error.html", status=400, message=str(exc), csrf_token=""), 400
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
         if is_api() or request.method == "POST":
             return jsonify({"ok": False, "error": exc.description}), exc.code
-        return render_template("error.html", status=exc.code, message=exc.description), exc.code
+        # error pages never carry the token (a refused Host must not learn it)
+        page = render_template("error.html", status=exc.code, message=exc.description,
+                               csrf_token="")  # fmt: skip
+        return page, exc.code
 
     @app.before_request
     def _guard():
@@ -178,6 +184,10 @@ def create_app(
             position=pos + 1, count=len(ids), z_range=Z_RANGE, max_comment=MAX_COMMENT,
             max_inspector=MAX_INSPECTOR, back=url_for("overview", **query.params()),
         )  # fmt: skip
+
+    @app.get("/favicon.ico")
+    def favicon():
+        return Response(status=204)
 
     # -- data ----------------------------------------------------------------------------
     @app.get("/api/sources")
@@ -255,8 +265,8 @@ def create_app(
         if record.source_id not in index.sources:
             abort(404, f"source '{record.source_id[:80]}' not found")
         store.set_grade(record, origin="web")
-        return jsonify({"ok": True, "record": record.as_dict(),
-                        "grades": [g.as_dict() for g in store.grades(record.source_id)]})  # fmt: skip
+        grades = [g.as_dict() for g in store.grades(record.source_id)]
+        return jsonify({"ok": True, "record": record.as_dict(), "grades": grades})
 
     @app.get("/export.ecsv")
     def export():

@@ -22,7 +22,7 @@ from astropy.io import fits
 from astropy.table import Table
 
 from slitwise.errors import SlitwiseInputError, input_error
-from slitwise.io.naming import parse_product_filename
+from slitwise.io.naming import ProductName, parse_product_filename
 
 __all__ = ["SourceEntry", "ProductIndex", "read_primary_header", "SUMMARY_NAME", "line_snr"]
 
@@ -215,7 +215,9 @@ class ProductIndex:
                     "zqual": int(hdr["ZQUAL"]) if "ZQUAL" in hdr else None,
                 }
             elif kind == "lines":
-                facts = {"line_snr": line_snr(self.root / rel)}
+                hdr = read_primary_header(self.root / rel)
+                facts = {"line_snr": line_snr(self.root / rel),
+                         "source": str(hdr.get("SRCNAME", "")).strip()}  # fmt: skip
         except (OSError, SlitwiseInputError, ValueError) as exc:
             log.warning("%s: skipped (%s)", rel, exc)
             facts = {"bad": True}
@@ -233,7 +235,9 @@ class ProductIndex:
             try:
                 name = parse_product_filename(base)
             except SlitwiseInputError:
-                continue
+                name = self._lines_name(rel, st, base)
+                if name is None:
+                    continue
             if name.kind not in _KINDS:
                 continue
             facts = self._facts(rel, st, name.kind)
@@ -263,6 +267,16 @@ class ProductIndex:
                 entry.z_auto, entry.zconf = facts["zbest"], facts["zconf"]
                 entry.zwarn, entry.zqual = facts["zwarn"], facts["zqual"]
         return sources, files
+
+    def _lines_name(self, rel: str, st: os.stat_result, base: str) -> ProductName | None:
+        """A joint line fit may be named without grating (``{root}_{source}.lines.fits``):
+        its source then comes from the SRCNAME keyword."""
+        if not base.endswith(".lines.fits"):
+            return None
+        source = self._facts(rel, st, "lines").get("source")
+        if not source:
+            return None
+        return ProductName(base.split("_")[0], "multi", "any", source, "lines")
 
     def _merge_summary(self, sources: dict[str, SourceEntry], files: set[str]) -> None:
         path = self.root / SUMMARY_NAME

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from slitwise.errors import input_error
 from slitwise.inspect.catalog import SourceEntry, _natural
 from slitwise.inspect.store import GradeRecord
+from slitwise.io.schema import ZWARN_BITS
 
 __all__ = ["ListQuery", "parse_query", "overview_rows", "select", "SORT_KEYS"]
 
@@ -95,7 +96,8 @@ def overview_rows(
         rec, n = latest.get(sid, (None, 0))
         rows.append({
             "source_id": sid, "gratings": ", ".join(entry.gratings), "z_auto": entry.z_auto,
-            "zconf": entry.zconf, "zwarn": entry.zwarn, "line_snr": entry.line_snr,
+            "zconf": entry.zconf, "zwarn": entry.zwarn,
+            "flag_names": _flag_names(entry.zwarn), "line_snr": entry.line_snr,
             "snr": entry.snr, "status": entry.status, "thumbnail": entry.thumbnail,
             "has_spec": bool(entry.spec),
             "grade": None if rec is None else rec.grade,
@@ -105,11 +107,15 @@ def overview_rows(
     return rows
 
 
+def _flag_names(zwarn: int | None) -> str:
+    if not zwarn:
+        return ""
+    return ", ".join(name for name, bit, _ in ZWARN_BITS if zwarn & (1 << bit))
+
+
 def _sort_key(sort: str):
     if sort == "source_id":
         return lambda r: _natural(r["source_id"])
-    if sort in ("gratings", "status"):
-        return lambda r: r[sort]
     return lambda r: r[sort]
 
 

@@ -2,7 +2,8 @@
 
 Pure functions of products and arrays; the web layer (:mod:`slitwise.inspect.app`) only
 routes. Arrays become lists with NaN as ``None`` (JSON has no NaN) and floats rounded to
-6 significant digits to keep pages small.
+6 significant digits (wavelengths 8, i.e. better than 1e-3 of a G395H pixel) to keep pages
+small.
 """
 
 from __future__ import annotations
@@ -25,10 +26,11 @@ __all__ = ["jsonable", "spectrum_payload", "zfit_payload", "source_payload", "pn
 _THUMB_W, _THUMB_H = 160, 40
 
 
-def jsonable(values) -> list:
-    """A float array as a list with NaN/inf replaced by None, rounded to 6 digits."""
+def jsonable(values, digits: int = 6) -> list:
+    """A float array as a list with NaN/inf replaced by None, rounded to ``digits`` digits."""
     arr = np.asarray(values, dtype=float).ravel()
-    out = [float(f"{v:.6g}") for v in arr.tolist()]
+    fmt = f"{{:.{int(digits)}g}}"
+    out = [float(fmt.format(v)) for v in arr.tolist()]
     bad = ~np.isfinite(arr)
     if bad.any():
         for i in np.flatnonzero(bad):
@@ -72,7 +74,7 @@ def spectrum_payload(product, config: str, relpath: str) -> dict:
         "grating": product.grating,
         "filter": product.filter,
         "file": relpath,
-        "wave": jsonable(spec.wave.to_value("um")),
+        "wave": jsonable(spec.wave.to_value("um"), 8),
         "flux": jsonable(np.where(spec.valid, spec.flux.value, np.nan)),
         "err": jsonable(np.where(spec.valid, spec.err.value, np.nan)),
         "has2d": product.sci is not None,
@@ -86,7 +88,7 @@ def spectrum_payload(product, config: str, relpath: str) -> dict:
         elif wave2d.ndim == 2:
             with np.errstate(all="ignore"):
                 wave2d = np.nanmedian(wave2d, axis=0)
-        out["wave2d"] = None if wave2d is None else jsonable(wave2d)
+        out["wave2d"] = None if wave2d is None else jsonable(wave2d, 8)
         out["ny"] = int(product.sci.shape[0])
         out["has2d"] = wave2d is not None
     return out
@@ -103,9 +105,9 @@ def zfit_payload(product, config: str, relpath: str) -> dict:
         "zwarn": int(product.zwarn),
         "warnings": [w.name for w in type(product.warnings) if w in product.warnings],
         "chi2min": _scalar(product.chi2min),
-        "model": {"wave": jsonable(product.model_wave.to_value("um")),
+        "model": {"wave": jsonable(product.model_wave.to_value("um"), 8),
                   "flux": jsonable(product.model_flux.to_value("uJy"))},  # fmt: skip
-        "z": jsonable(product.z),
+        "z": jsonable(product.z, 8),
         "chi2": jsonable(product.chi2),
         "pz": jsonable(product.pz),
     }

@@ -52,7 +52,8 @@ def make_inspect_server(
     try:
         server = make_server(host, int(port), app, threaded=True)
     except OSError as exc:
-        raise input_error(f"--host {host} --port {port}", f"cannot listen ({exc.strerror})") from exc
+        where = f"--host {host} --port {port}"
+        raise input_error(where, f"cannot listen ({exc.strerror})") from exc
     server.daemon_threads = True
     return server
 

@@ -166,6 +166,9 @@ def write_slitlet(exposure: SlitletExposure, path: str | os.PathLike) -> Path:
     sci["SRCYPOS"] = exposure.source_ypos
     sci["SHUTSTA"] = exposure.shutter_state
     sci["DISPAXIS"] = 1
+    for key, comment in (("pixar_sr", "[sr] pixel area"), ("pixar_a2", "[arcsec2] pixel area")):
+        if exposure.meta.get(key) is not None:
+            sci[key.upper()] = (float(exposure.meta[key]), comment)
     f32 = np.float32
     hdus = [
         fits.PrimaryHDU(header=prim),

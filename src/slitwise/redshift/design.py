@@ -301,7 +301,7 @@ def prepare_design(
     )
 
 
-@numba.njit(cache=True, fastmath=False)
+@numba.njit(cache=True, fastmath=True)
 def build_design(
     z, A, rng_lo, rng_hi,
     lnlo, lnhi, lo, hi, conv, R, knot_j, knot_f, cum, lnl0, dlnl,

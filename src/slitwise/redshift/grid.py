@@ -4,7 +4,9 @@ A grid spaced by a constant velocity ``dv`` has ``ln(1+z)`` uniform with step ``
 Default spacings (issue "template redshift fitting"): coarse 500 km/s for PRISM, 100 km/s for
 M gratings, 30 km/s for H gratings; fine 30 / 10 / 5 km/s within +-3000 km/s of each of the
 best few *distinct* coarse minima. Other instruments use a coarse step of about a third of
-the LSF FWHM (c / R / 3, clipped to 10-500 km/s) and a fine step a quarter of that.
+the LSF FWHM (c / R / 2, clipped to 10-500 km/s) and a fine step a quarter of that; the
+screening stage of :func:`~slitwise.redshift.zfit.zfit` (a 5x finer grid around the best
+coarse local minima) makes the coarse step safe.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ def default_spacing(grating: str | None, resolving_power: float) -> tuple[float,
             return _SPACING["PRISM"]
         if g.startswith("G") and len(g) >= 5 and g[4] in "MH":
             return _SPACING[g[4]]
-    coarse = float(np.clip(C_KMS / resolving_power / 3.0, 10.0, 500.0))
+    coarse = float(np.clip(C_KMS / resolving_power / 2.0, 10.0, 500.0))
     return coarse, float(np.clip(coarse / 4.0, 2.0, 30.0))
 
 

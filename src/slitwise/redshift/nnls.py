@@ -166,19 +166,30 @@ def nnls_gram(G, h, maxiter=0):  # pragma: no cover - compiled
     return out, q
 
 
-@numba.njit(cache=True)
-def _gram(A, rlo, rhi, wt, bw, G, h):  # pragma: no cover - compiled
-    """Weighted Gram matrix over each pair's overlapping pixel range."""
+@numba.njit(cache=True, fastmath=True)
+def _gram(A, rlo, rhi, wt, bw, G, h, ncont):  # pragma: no cover - compiled
+    """Weighted Gram matrix over each pair's overlapping pixel range.
+
+    Continuum pairs run over all pixels; pairs with a line template only over its pixels.
+    """
     nt, npix = A.shape
     for i in range(nt):
         for p in range(rlo[i], rhi[i]):
             A[i, p] *= wt[p]
+    # dense continuum block: plain loops (BLAS inside prange threads oversubscribes cores)
+    for i in range(ncont):
+        for j in range(i, ncont):
+            s = 0.0
+            for p in range(npix):
+                s += A[i, p] * A[j, p]
+            G[i, j] = s
+            G[j, i] = s
     for i in range(nt):
         s = 0.0
         for p in range(rlo[i], rhi[i]):
             s += A[i, p] * bw[p]
         h[i] = s
-        for j in range(i, nt):
+        for j in range(max(i, ncont), nt):
             a = max(rlo[i], rlo[j])
             b = min(rhi[i], rhi[j])
             s = 0.0
@@ -189,7 +200,7 @@ def _gram(A, rlo, rhi, wt, bw, G, h):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, parallel=True)
-def _chi2_grid_kernel(zs, wt, bw, bb, nt, want_coeffs, *args):  # pragma: no cover - compiled
+def _chi2_grid_kernel(zs, wt, bw, bb, nt, ncont, want_coeffs, *args):  # pragma: no cover - compiled
     nz = zs.size
     npix = wt.size
     chi2 = np.empty(nz)
@@ -201,7 +212,7 @@ def _chi2_grid_kernel(zs, wt, bw, bb, nt, want_coeffs, *args):  # pragma: no cov
         build_design(zs[iz], A, rlo, rhi, *args)
         G = np.zeros((nt, nt))
         h = np.zeros(nt)
-        _gram(A, rlo, rhi, wt, bw, G, h)
+        _gram(A, rlo, rhi, wt, bw, G, h, ncont)
         x, q = nnls_gram(G, h, 0)
         chi2[iz] = bb - q
         if want_coeffs:
@@ -234,7 +245,9 @@ def chi2_grid(
     wt = 1.0 / np.asarray(err, dtype=float)
     bw = np.asarray(flux, dtype=float) * wt
     bb = float(bw @ bw)
-    chi2, x = _chi2_grid_kernel(zs, wt, bw, bb, setup.ntempl, coeffs, *setup.kernel_args())
+    chi2, x = _chi2_grid_kernel(
+        zs, wt, bw, bb, setup.ntempl, setup.ncont, coeffs, *setup.kernel_args()
+    )
     return chi2, (x if coeffs else None)
 
 

@@ -233,6 +233,7 @@ def zfit(
     dv_coarse: float | None = None,
     dv_fine: float | None = None,
     nrefine: int = 5,
+    nscreen: int = 15,
     refine_half_width: float = 3000.0,
     igm: str = "inoue14",
     error_floor: float = 0.0,
@@ -247,7 +248,8 @@ def zfit(
         One spectrum, or several spectra of the same source fitted jointly (same redshift,
         same template coefficients).
     zmin, zmax : float
-        Search range. ``zmax`` defaults to 20 for PRISM and 15 otherwise.
+        Search range. ``zmax`` defaults to 20 for PRISM and 15 otherwise, but never beyond
+        the redshift where Lya leaves the observed range (lambda_max / 1215.67 A - 1).
     templates : TemplateLibrary, optional
         Default :meth:`TemplateLibrary.default` (46 templates).
     resolution : float, array, ResolutionModel or str, optional
@@ -255,9 +257,12 @@ def zfit(
         spectra.
     dv_coarse, dv_fine : float, optional
         Grid steps in km/s (default by disperser: PRISM 500/30, M 100/10, H 30/5; otherwise
-        c/R/3 and a quarter of that).
+        c/R/2 and a quarter of that).
     nrefine : int
-        Number of distinct coarse minima refined (>= 3 recommended).
+        Number of distinct minima refined on the fine grid (>= 3 recommended).
+    nscreen : int
+        Number of coarse local minima screened first on a grid 5x finer than the coarse one
+        (+-2 coarse steps), before the ``nrefine`` best are refined.
     refine_half_width : float
         Half-width (km/s) of each fine window.
     igm : {"inoue14", "inoue14+damping", "none"}
@@ -326,7 +331,9 @@ def zfit(
     # ranges and grids
     is_prism = any(g and g.startswith("PRISM") for g in gratings)
     if zmax is None:
-        zmax = 20.0 if is_prism else 15.0
+        # no higher than where the reddest pixel falls below Lya (nothing left but the IGM)
+        zmax = min(20.0 if is_prism else 15.0, float(wv.max()) / 1215.67 - 1.0)
+        zmax = max(zmax, zmin + 0.1)
     if not (np.isfinite(zmin) and np.isfinite(zmax)) or zmin <= -0.5 or zmax <= zmin:
         raise input_error("zfit zmin/zmax", f"need -0.5 < zmin < zmax, got {zmin}, {zmax}")
     rest_lo, rest_hi = lib.rest_range()
@@ -348,19 +355,29 @@ def zfit(
     setup = _setup_cached(lib, pixels, float(zmin), float(zmax), igm)
     t1 = time.perf_counter()
     zc = velocity_grid(zmin, zmax, dv_coarse)
-    chi2c, _ = chi2_grid(setup, zc, flux, err_w := np.where(valid, err, np.inf))
+    err_w = np.where(valid, err, np.inf)
+    chi2c, _ = chi2_grid(setup, zc, flux, err_w)
     bb = float(np.sum((flux[valid] / err[valid]) ** 2))
     if np.all(chi2c >= bb * (1 - 1e-12)) and bb > 0:
         raise input_error(
             names, f"no template has flux on the valid pixels at any z in [{zmin}, {zmax}]"
         )
     t2 = time.perf_counter()
-    imin = find_minima(zc, chi2c, nmax=nrefine, separation_kms=refine_half_width)
+    # screening: a short, finer grid around many coarse local minima. Strong narrow lines make
+    # chi2(z) much narrower than the coarse step, so the coarse value at the true z can be
+    # far above its minimum; screening catches those before the choice of the refined minima.
+    iscr = find_minima(zc, chi2c, nmax=nscreen, separation_kms=2.0 * dv_coarse)
+    zs = refine_windows(
+        zc[iscr], dv_kms=dv_coarse / 5.0, half_width_kms=2.0 * dv_coarse, zmin=zmin, zmax=zmax
+    )
+    chi2s, _ = chi2_grid(setup, zs, flux, err_w) if zs.size else (np.zeros(0), None)
+    z1, c1 = merge_grids(zc, chi2c, zs, chi2s)
+    imin = find_minima(z1, c1, nmax=nrefine, separation_kms=refine_half_width)
     zf = refine_windows(
-        zc[imin], dv_kms=dv_fine, half_width_kms=refine_half_width, zmin=zmin, zmax=zmax
+        z1[imin], dv_kms=dv_fine, half_width_kms=refine_half_width, zmin=zmin, zmax=zmax
     )
     chi2f, _ = chi2_grid(setup, zf, flux, err_w) if zf.size else (np.zeros(0), None)
-    z, chi2 = merge_grids(zc, chi2c, zf, chi2f)
+    z, chi2 = merge_grids(z1, c1, zf, chi2f)
     t3 = time.perf_counter()
     ibest = int(np.argmin(np.where(np.isfinite(chi2), chi2, np.inf)))
     zbest = _parabola_min(z, chi2, ibest)
@@ -393,7 +410,7 @@ def zfit(
     # minima after refinement (for SMALL_DELTA_CHI2)
     mz, mc = [], []
     for i in imin:
-        lnc = np.log1p(zc[i])
+        lnc = np.log1p(z1[i])
         win = np.abs(np.log1p(z) - lnc) <= refine_half_width / C_KMS
         if win.any():
             j = np.flatnonzero(win)[np.argmin(chi2[win])]
@@ -448,6 +465,7 @@ def zfit(
         "final": t4 - t3,
         "total": t4 - t0,
         "n_coarse": float(zc.size),
+        "n_screen": float(zs.size),
         "n_fine": float(zf.size),
     }
     settings = {
@@ -457,6 +475,7 @@ def zfit(
         "dv_coarse": dv_coarse,
         "dv_fine": dv_fine,
         "nrefine": nrefine,
+        "nscreen": nscreen,
         "refine_half_width": refine_half_width,
         "error_floor": error_floor,
         "pz_rescale": pz_rescale,

@@ -139,9 +139,7 @@ def uniform_transmission(wave_um: np.ndarray) -> np.ndarray:
     return fx * fy
 
 
-def gaussian_pixel_fractions(
-    rows: np.ndarray, center: np.ndarray, sigma: np.ndarray
-) -> np.ndarray:
+def gaussian_pixel_fractions(rows: np.ndarray, center: np.ndarray, sigma: np.ndarray) -> np.ndarray:
     """Fraction of a unit Gaussian (``center``, ``sigma`` in pixels) falling in each row pixel.
 
     Row ``j`` covers ``[j - 0.5, j + 0.5]``. Arguments broadcast.

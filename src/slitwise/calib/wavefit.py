@@ -1,0 +1,133 @@
+"""Robust polynomial wavelength solutions: pixel -> wavelength with iterative rejection.
+
+A solution is a Legendre series in the normalised pixel ``x = 2 p / (npix - 1) - 1`` (so the
+coefficients are well conditioned for any detector size). Fits reject lines iteratively:
+residuals beyond ``nsigma`` times a robust scatter (and beyond an absolute floor) are dropped,
+one worst line at a time, then the fit is redone with the survivors.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+from numpy.polynomial import legendre
+
+__all__ = ["PolyFit", "fit_polynomial", "robust_polyfit", "choose_order"]
+
+
+@dataclasses.dataclass(frozen=True)
+class PolyFit:
+    """A Legendre fit ``y(p)`` over pixels ``0..npix-1``.
+
+    Attributes
+    ----------
+    coeffs : ndarray
+        Legendre coefficients in the normalised pixel.
+    npix : int
+        Number of pixels of the detector axis (sets the normalisation).
+    """
+
+    coeffs: np.ndarray
+    npix: int
+
+    @property
+    def order(self) -> int:
+        """Polynomial order."""
+        return int(self.coeffs.size - 1)
+
+    def normalise(self, pixel: np.ndarray | float) -> np.ndarray:
+        """Pixel -> normalised coordinate in [-1, 1] over the detector."""
+        return 2.0 * np.asarray(pixel, dtype=float) / max(self.npix - 1, 1) - 1.0
+
+    def __call__(self, pixel: np.ndarray | float) -> np.ndarray:
+        return legendre.legval(self.normalise(pixel), self.coeffs)
+
+    def derivative(self, pixel: np.ndarray | float) -> np.ndarray:
+        """dy/dpixel."""
+        dcoef = legendre.legder(self.coeffs)
+        return legendre.legval(self.normalise(pixel), dcoef) * 2.0 / max(self.npix - 1, 1)
+
+
+def fit_polynomial(
+    pixel: np.ndarray, value: np.ndarray, order: int, npix: int, *, weights: np.ndarray | None = None
+) -> PolyFit:
+    """Least-squares Legendre fit of ``value(pixel)`` (no rejection)."""
+    x = 2.0 * np.asarray(pixel, float) / max(npix - 1, 1) - 1.0
+    order = int(min(order, max(x.size - 1, 0)))
+    coeffs = legendre.legfit(x, np.asarray(value, float), order, w=weights)
+    return PolyFit(coeffs=np.asarray(coeffs, float), npix=int(npix))
+
+
+def robust_polyfit(
+    pixel: np.ndarray,
+    value: np.ndarray,
+    order: int,
+    npix: int,
+    *,
+    scale: np.ndarray | float = 1.0,
+    nsigma: float = 3.0,
+    floor: float = 0.1,
+    max_reject: float = 0.3,
+) -> tuple[PolyFit, np.ndarray]:
+    """Legendre fit with iterative rejection of the worst outlier.
+
+    Parameters
+    ----------
+    pixel, value : ndarray
+        Data points.
+    order : int
+        Polynomial order (lowered when there are too few points).
+    npix : int
+        Detector length used for normalisation.
+    scale : ndarray or float
+        Converts residuals in ``value`` units into the units where ``floor`` applies (e.g. one
+        over the local dispersion, to reject in pixels).
+    nsigma : float
+        Rejection threshold in robust standard deviations (1.4826 MAD).
+    floor : float
+        Residuals (in scaled units) below this are never rejected.
+    max_reject : float
+        Maximum fraction of points that may be rejected.
+
+    Returns
+    -------
+    fit : PolyFit
+    used : ndarray of bool
+        Points kept in the final fit.
+    """
+    pixel = np.asarray(pixel, float)
+    value = np.asarray(value, float)
+    scale = np.broadcast_to(np.asarray(scale, float), pixel.shape)
+    used = np.ones(pixel.size, bool)
+    max_out = int(max_reject * pixel.size)
+    fit = fit_polynomial(pixel, value, order, npix)
+    for _ in range(max_out + 1):
+        fit = fit_polynomial(pixel[used], value[used], order, npix)
+        resid = (value - fit(pixel)) * scale
+        r_used = resid[used]
+        sigma = 1.4826 * np.median(np.abs(r_used - np.median(r_used))) if r_used.size else 0.0
+        limit = max(nsigma * sigma, floor)
+        bad = used & (np.abs(resid) > limit)
+        if not bad.any() or (~used).sum() >= max_out or used.sum() <= order + 2:
+            break
+        worst = np.argmax(np.where(used, np.abs(resid), -np.inf))
+        used[worst] = False
+    return fit, used
+
+
+def choose_order(span_fraction: float, n_points: int, *, max_order: int = 5) -> int:
+    """Polynomial order allowed by the coverage and the number of lines.
+
+    A short run of lines only constrains a low order: extrapolating a high order beyond the
+    lines is what produces confidently wrong solutions.
+    """
+    if span_fraction < 0.15:
+        order = 1
+    elif span_fraction < 0.35:
+        order = 2
+    elif span_fraction < 0.6:
+        order = 3
+    else:
+        order = max_order
+    return int(max(1, min(order, max_order, (n_points - 2) // 2)))
