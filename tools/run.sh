@@ -33,6 +33,20 @@ ensure_env() {
     fi
 }
 
+# The inspection app's end-to-end tests drive Debian's Chromium with Playwright (no browser
+# download). Install it when we can (root with apt); otherwise those tests skip with a reason.
+ensure_browser() {
+    if [ -x /usr/bin/chromium ]; then return 0; fi
+    if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+        echo "installing Debian chromium for the browser tests" >&2
+        (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+            chromium chromium-driver >/dev/null) ||
+            echo "warning: could not install chromium; browser tests will be skipped" >&2
+    else
+        echo "warning: /usr/bin/chromium missing; browser tests will be skipped" >&2
+    fi
+}
+
 cmd="${1:-}"; shift || true
 case "$cmd" in
     demo)
@@ -41,6 +55,7 @@ case "$cmd" in
         ;;
     test)
         ensure_env
+        ensure_browser
         # pytest exits 5 when it collects nothing; that must fail too, and it does (non-zero).
         exec "$venv/bin/python" -m pytest "$@"
         ;;

@@ -35,7 +35,13 @@ import logging
 import numpy as np
 from scipy.spatial import cKDTree
 
-from slitwise.calib.wavefit import PolyFit, choose_order, fit_polynomial, robust_polyfit
+from slitwise.calib.wavefit import (
+    PolyFit,
+    adaptive_order,
+    choose_order,
+    fit_polynomial,
+    robust_polyfit,
+)
 
 __all__ = ["ArcMatch", "identify_arc_lines", "match_to_catalog"]
 
@@ -161,12 +167,13 @@ def _grow(
     cat = [int(c) for c in seed_cat]
     p_id = pixels[det]
     w_id = catalog[cat]
-    order = choose_order((p_id.max() - p_id.min()) / npix, len(det), max_order=max_order)
+    disp0 = (w_id.max() - w_id.min()) / max(p_id.max() - p_id.min(), 1.0)
+    order = adaptive_order(p_id, w_id, npix, scale=1.0 / disp0, max_order=max_order)
     fit = fit_polynomial(p_id, w_id, order, npix)
     if np.any(fit.derivative(p_id) <= 0):
         return None
     rms = _rms_px(fit, p_id, w_id)
-    if rms > tol_px:
+    if rms > 2.5 * tol_px:
         return None
     used_cat = set(cat)
     nxt = {-1: int(np.searchsorted(pixels, p_id.min())) - 1,
@@ -195,7 +202,8 @@ def _grow(
             continue
         new_p = np.append(p_id, pixels[k])
         new_w = np.append(w_id, catalog[c])
-        base = choose_order((new_p.max() - new_p.min()) / npix, new_p.size, max_order=max_order)
+        base = max(fit.order, choose_order((new_p.max() - new_p.min()) / npix, new_p.size,
+                                           max_order=max_order))
         accepted = None
         new_rms = np.nan
         for order in (base, base + 1):
@@ -260,8 +268,8 @@ def _refine(
         if d_idx.size < 4:
             break
         p = pixels[d_idx]
-        order = choose_order((p.max() - p.min()) / npix, d_idx.size, max_order=max_order)
         scale = 1.0 / np.maximum(np.abs(fit.derivative(p)), 1e-12)
+        order = adaptive_order(p, catalog[c_idx], npix, scale=scale, max_order=max_order)
         fit, used = robust_polyfit(p, catalog[c_idx], order, npix, scale=scale, floor=0.3)
         det, cat = d_idx[used], c_idx[used]
         resid = (catalog[cat] - fit(pixels[det])) / fit.derivative(pixels[det])
@@ -280,7 +288,7 @@ def identify_arc_lines(
     wavelength_tol: float = 0.02,
     nonlinearity: float = 0.35,
     ratio_tol: float = 0.012,
-    tol_px: float = 1.0,
+    tol_px: float = 0.4,
     k_detected: int = 5,
     max_seed_lines: int = 60,
     max_seeds: int = 12,
@@ -355,29 +363,36 @@ def identify_arc_lines(
             seeds.append(core)
     seeds.extend((det_pairs[q], cat_pairs[q]) for q in ranking)
     best: tuple | None = None
-    grown: list[_Lookup] = []
     n_seeds = 0
-    for sd, sc in seeds:
-        if n_seeds >= max_seeds:
-            break
-        # Skip seeds already explained by a grown solution.
-        if any(np.all(g_map.get_many(sd) == sc) for g_map in grown):
-            continue
-        n_seeds += 1
-        res = _grow(sd, sc, pixels, catalog, npix, tol_px=tol_px, max_order=max_order)
-        if res is None:
-            continue
-        grown.append(_Lookup(res[0], res[1]))
-        det, cat, fit, resid = _refine(res[2], pixels, catalog, npix, tol_px=tol_px,
-                                       max_order=max_order)
-        if det.size < 4 or not _consistent_with_hints(
-            fit, npix, dispersion, central_wavelength, dispersion_tol, wavelength_tol
-        ):
-            continue
-        # Soft count: lines matched far from the fit count little.
-        rank = float(np.sum(weights[det] * np.exp(-0.5 * (resid / (0.35 * tol_px)) ** 2)))
-        if best is None or rank > best[0]:
-            best = (rank, det, cat, fit)
+    # Two matching tolerances: tight suits clean arcs with curved dispersion (no coincidental
+    # matches), loose suits arcs with blended or poorly catalogued lines. The soft score,
+    # independent of the tolerance, arbitrates.
+    for tol in (tol_px, 2.5 * tol_px):
+        grown: list[_Lookup] = []
+        n_tried = 0
+        for sd, sc in seeds:
+            if n_tried >= max_seeds:
+                break
+            # Skip seeds already explained by a grown solution.
+            if any(np.all(g_map.get_many(sd) == sc) for g_map in grown):
+                continue
+            n_tried += 1
+            res = _grow(sd, sc, pixels, catalog, npix, tol_px=tol, max_order=max_order)
+            if res is None:
+                continue
+            grown.append(_Lookup(res[0], res[1]))
+            grown_rms = _rms_px(res[2], pixels[res[0]], catalog[res[1]])
+            det, cat, fit, resid = _refine(res[2], pixels, catalog, npix,
+                                           tol_px=max(tol, 3.0 * grown_rms), max_order=max_order)
+            if det.size < 4 or not _consistent_with_hints(
+                fit, npix, dispersion, central_wavelength, dispersion_tol, wavelength_tol
+            ):
+                continue
+            # Soft count: lines matched far from the fit count little.
+            rank = float(np.sum(weights[det] * np.exp(-0.5 * (resid / 0.35) ** 2)))
+            if best is None or rank > best[0]:
+                best = (rank, det, cat, fit)
+        n_seeds += n_tried
     if best is None:
         return None
     _, det, cat, fit = best
@@ -547,6 +562,7 @@ def _chain_core(
     p = pixels[det]
     order = choose_order((p.max() - p.min()) / npix, det.size, max_order=min(max_order, 4))
     disp = (catalog[cat[-1]] - catalog[cat[0]]) / max(p[-1] - p[0], 1.0)
+    order = max(order, min(3, (det.size - 2) // 3))
     _, used = robust_polyfit(p, catalog[cat], order, npix, scale=1.0 / disp, nsigma=3.0,
                              floor=0.3, max_reject=0.5)
     det, cat, p = det[used], cat[used], p[used]

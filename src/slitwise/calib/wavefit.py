@@ -13,7 +13,7 @@ import dataclasses
 import numpy as np
 from numpy.polynomial import legendre
 
-__all__ = ["PolyFit", "fit_polynomial", "robust_polyfit", "choose_order"]
+__all__ = ["PolyFit", "fit_polynomial", "robust_polyfit", "choose_order", "adaptive_order"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,7 +50,12 @@ class PolyFit:
 
 
 def fit_polynomial(
-    pixel: np.ndarray, value: np.ndarray, order: int, npix: int, *, weights: np.ndarray | None = None
+    pixel: np.ndarray,
+    value: np.ndarray,
+    order: int,
+    npix: int,
+    *,
+    weights: np.ndarray | None = None,
 ) -> PolyFit:
     """Least-squares Legendre fit of ``value(pixel)`` (no rejection)."""
     x = 2.0 * np.asarray(pixel, float) / max(npix - 1, 1) - 1.0
@@ -131,3 +136,36 @@ def choose_order(span_fraction: float, n_points: int, *, max_order: int = 5) -> 
     else:
         order = max_order
     return int(max(1, min(order, max_order, (n_points - 2) // 2)))
+
+
+def adaptive_order(
+    pixel: np.ndarray,
+    value: np.ndarray,
+    npix: int,
+    *,
+    scale: float | np.ndarray = 1.0,
+    max_order: int = 5,
+    target: float = 0.1,
+) -> int:
+    """Order for a fit: the coverage-based :func:`choose_order`, raised while it helps.
+
+    The order is increased by one while the residual scatter (in ``scale`` units) exceeds
+    ``target`` and drops by at least 30 %, and while there are at least four more points than
+    coefficients. Strongly curved dispersion relations thus get the order they need even over a
+    short stretch, while well-fitted ones keep the conservative order.
+    """
+    pixel = np.asarray(pixel, float)
+    value = np.asarray(value, float)
+    span = (pixel.max() - pixel.min()) / npix if pixel.size else 0.0
+    order = choose_order(span, pixel.size, max_order=max_order)
+    rms = _rms(fit_polynomial(pixel, value, order, npix), pixel, value, scale)
+    while order < max_order and pixel.size >= order + 5 and rms > target:
+        trial = _rms(fit_polynomial(pixel, value, order + 1, npix), pixel, value, scale)
+        if trial > 0.7 * rms:
+            break
+        order, rms = order + 1, trial
+    return order
+
+
+def _rms(fit: PolyFit, pixel: np.ndarray, value: np.ndarray, scale) -> float:
+    return float(np.sqrt(np.mean(((value - fit(pixel)) * scale) ** 2)))

@@ -100,6 +100,21 @@ def _solve_bins(data, wgt, models, bins, nbins):
     return flux, var
 
 
+def _running_median(flux: np.ndarray, width: int) -> np.ndarray:
+    """Running median along the last axis (bins without data are ignored)."""
+    import warnings
+
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    half = width // 2
+    pad = np.pad(np.where(flux == 0, np.nan, flux), ((0, 0), (half, half)),
+                 constant_values=np.nan)  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        med = np.nanmedian(sliding_window_view(pad, width, axis=-1), axis=-1)
+    return np.where(np.isfinite(med), med, 0.0)
+
+
 def horne_solve(
     data: np.ndarray,
     models: list[np.ndarray] | np.ndarray,
@@ -110,6 +125,7 @@ def horne_solve(
     sigma_clip: float = 5.0,
     max_iter: int = 6,
     used: np.ndarray | None = None,
+    smooth: int = 5,
 ) -> HorneResult:
     """Optimal extraction of one or more sources from binned pixels.
 
@@ -134,6 +150,10 @@ def horne_solve(
         Maximum number of variance/rejection iterations.
     used : bool ndarray, optional
         Initial pixel selection.
+    smooth : int
+        The model used for the variance and for outlier rejection takes the running median
+        of the fluxes over ``smooth`` bins, so that a bin corrupted by a cosmic ray cannot
+        inflate its own variance and escape rejection (1 disables).
     """
     if isinstance(models, np.ndarray) and models.ndim == 1:
         models = [models]
@@ -146,7 +166,8 @@ def horne_solve(
     for it in range(1, max_iter + 1):
         wgt = np.where(used & (var > 0) & np.isfinite(var), 1.0 / np.where(var > 0, var, 1.0), 0.0)
         flux, var_f = _solve_bins(data, wgt, models, bins, nbins)
-        model_total = sum(flux[s][bins] * models[s] for s in range(len(models)))
+        ref_flux = _running_median(flux, smooth) if smooth > 1 else flux
+        model_total = sum(ref_flux[s][bins] * models[s] for s in range(len(models)))
         new_var = variance(model_total) if callable(variance) else var
         changed = callable(variance) and it == 1
         if sigma_clip > 0:

@@ -110,7 +110,7 @@ class TraceProfile:
     coeffs : tuple of float
         Trace-centre polynomial in ``t`` (highest power first, ``numpy.polyval`` order), rows.
     offsets : tuple of float
-        Row offset of each exposure (the first is 0 by construction).
+        Row offset of each exposure (zero for the reference exposure).
     psf_scale : float
         Factor ``a`` applied to :func:`psf_sigma_pixels`.
     source_sigma : float
@@ -250,6 +250,7 @@ def fit_trace_profile(
     fix_psf_scale: float | None = None,
     fix_offsets: bool = False,
     background: np.ndarray | None = None,
+    reference: int | None = None,
     max_nfev: int = 200,
 ) -> TraceProfile:
     """Fit the trace polynomial, nod offsets, PSF scale and source size jointly.
@@ -270,6 +271,8 @@ def fit_trace_profile(
         Keep the relative nod offsets at their initial values.
     background : ndarray, optional
         Residual background to subtract from ``table.sci`` before fitting.
+    reference : int, optional
+        Exposure whose offset is zero (the best-detected one); default 0.
 
     Returns
     -------
@@ -282,7 +285,10 @@ def fit_trace_profile(
     data = table.sci if background is None else table.sci - background
     wgt = 1.0 / table.var
     sw = np.sqrt(wgt)
-    base_off = np.asarray(centres0, dtype=float) - centres0[0]
+    centres0 = np.asarray(centres0, dtype=float)
+    ref = int(reference) if reference is not None else 0
+    base_off = centres0 - centres0[ref]
+    free = [e for e in range(n) if e != ref]
 
     def unpack(theta):
         k = 0
@@ -291,7 +297,7 @@ def fit_trace_profile(
         k += degree + 1
         offs = base_off.copy()
         if not fix_offsets and n > 1:
-            offs[1:] = base_off[1:] + theta[k : k + n - 1]
+            offs[free] = base_off[free] + theta[k : k + n - 1]
             k += n - 1
         a = fix_psf_scale if fix_psf_scale is not None else theta[k]
         if fix_psf_scale is None:
@@ -306,7 +312,7 @@ def fit_trace_profile(
             kind=kind,
         )
 
-    theta0 = [0.0] * degree + [float(centres0[0])]
+    theta0 = [0.0] * degree + [float(centres0[ref])]
     lower = [-np.inf] * degree + [-np.inf]
     upper = [np.inf] * degree + [np.inf]
     if not fix_offsets and n > 1:

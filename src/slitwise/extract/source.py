@@ -271,6 +271,22 @@ def _prepare(exposures: list[SlitletExposure], mode: PathlossMode) -> _Prepared:
     return out
 
 
+def _cosmic_ray_mask(sci: np.ndarray, var: np.ndarray, nsigma: float = 8.0) -> np.ndarray:
+    """Isolated positive outliers (cosmic-ray-like) in a difference image.
+
+    A pixel is flagged when it exceeds the median of its 3x3 neighbourhood by ``nsigma``
+    standard deviations and by three times that median. Used only to keep the trace fit from
+    locking onto hits; the extraction itself rejects outliers against the model.
+    """
+    from scipy.ndimage import median_filter
+
+    filled = np.where(np.isfinite(sci), sci, 0.0)
+    med = median_filter(filled, size=3, mode="nearest")
+    with np.errstate(invalid="ignore"):
+        excess = filled - med
+        return (excess > nsigma * np.sqrt(var)) & (excess > 3.0 * np.abs(med))
+
+
 def _no_background(prep: _Prepared, n: int) -> list:
     from slitwise.background.nod import NodDifference
 
@@ -424,7 +440,9 @@ def extract_group(
         )  # fmt: skip
     sci, var, weights, bkg = _diff_arrays(prep, diffs)
     use = [np.full(s.shape, i not in excluded) for i, s in enumerate(sci)]
-    table = build_pixel_table(sci, var, waves, grid, neg_weights=weights, use=use)
+    crs = [_cosmic_ray_mask(s, v) for s, v in zip(sci, var, strict=True)]
+    table = build_pixel_table(sci, var, waves, grid, neg_weights=weights,
+                              use=[u & ~c for u, c in zip(use, crs, strict=True)])  # fmt: skip
     if table.sci.size == 0:
         raise input_error(name, "no usable pixels after nod subtraction")
     centres, signif = initial_centres(
@@ -438,7 +456,7 @@ def extract_group(
         sub |= np.abs(table.row - c) < 6.0
     trace = fit_trace_profile(
         table.subset(sub), centres0=centres, kind=opt.profile, degree=opt.trace_degree,
-        fix_source_sigma=fix_s, fix_psf_scale=fix_a,
+        fix_source_sigma=fix_s, fix_psf_scale=fix_a, reference=int(np.argmax(signif)),
     )  # fmt: skip
 
     # pass 2: source masked in the backgrounds, background smoothed along the dispersion

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import astropy.units as u
@@ -45,7 +46,7 @@ def to_product(result: ZfitResult, *, meta: dict[str, Any] | None = None):
         if lower.get(key):
             info[key.upper()] = str(lower[key])
     if lower.get("filename"):
-        info["INFILE"] = str(lower["filename"])[-68:]
+        info["INFILE"] = Path(str(lower["filename"])).name[-68:]
     info.update(meta or {})
     ok = math.isfinite(result.zbest)
     return ZfitProduct(
