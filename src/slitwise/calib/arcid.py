@@ -40,6 +40,7 @@ from slitwise.calib.wavefit import (
     adaptive_order,
     choose_order,
     fit_polynomial,
+    loo_residuals,
     robust_polyfit,
 )
 
@@ -64,6 +65,11 @@ class ArcMatch:
         Number of quad hypotheses grown.
     n_quads : int
         Number of quad matches that passed the hint filter.
+    score : float
+        Soft count of identified lines (amplitude-weighted, on leave-one-out residuals).
+    alternatives : tuple of (float, PolyFit)
+        Score and fit of every other distinct solution found, best first; a competitor that
+        scores almost as well but disagrees means the identification is ambiguous.
     """
 
     det_index: np.ndarray
@@ -71,6 +77,8 @@ class ArcMatch:
     fit: PolyFit
     n_seeds: int
     n_quads: int
+    score: float = 0.0
+    alternatives: tuple = ()
 
 
 def _quads(x: np.ndarray, k: int) -> np.ndarray:
@@ -126,14 +134,22 @@ def match_to_catalog(
 
 
 def _edge_predictor(p_id: np.ndarray, w_id: np.ndarray, side: int, npix: int) -> PolyFit:
-    """Low-order fit through the identified lines of one outer third, for extrapolation."""
+    """Robust low-order fit through the identified lines of one outer half, to extrapolate.
+
+    Outliers (blends, slightly wrong catalogue wavelengths) are rejected so that one bad line
+    near the end does not throw the extrapolation off.
+    """
     lo, hi = p_id.min(), p_id.max()
     span = max(hi - lo, 1.0)
-    edge = p_id <= lo + span / 3 if side < 0 else p_id >= hi - span / 3
+    edge = p_id <= lo + span / 2 if side < 0 else p_id >= hi - span / 2
     if edge.sum() < 4:
         edge = np.argsort(p_id if side < 0 else -p_id)[:4]
     pe, we = p_id[edge], w_id[edge]
-    return fit_polynomial(pe, we, 2 if pe.size >= 6 else 1, npix)
+    disp = (we.max() - we.min()) / max(pe.max() - pe.min(), 1.0)
+    order = 2 if pe.size >= 6 else 1
+    fit, _ = robust_polyfit(pe, we, order, npix, scale=1.0 / disp, nsigma=3.0, floor=0.2,
+                            max_reject=0.25)
+    return fit
 
 
 def _nearest_two(pred: float, catalog: np.ndarray) -> tuple[int, float, float]:
@@ -178,6 +194,7 @@ def _grow(
     used_cat = set(cat)
     nxt = {-1: int(np.searchsorted(pixels, p_id.min())) - 1,
            1: int(np.searchsorted(pixels, p_id.max(), side="right"))}
+    predictors: dict[int, PolyFit] = {}
     while nxt[-1] >= 0 or nxt[1] < pixels.size:
         lo, hi = p_id.min(), p_id.max()
         span = max(hi - lo, 1.0)
@@ -189,7 +206,9 @@ def _grow(
         side = min(gaps, key=gaps.get)
         k, dist = nxt[side], gaps[side]
         nxt[side] = k + side
-        local = _edge_predictor(p_id, w_id, side, npix)
+        if side not in predictors:
+            predictors[side] = _edge_predictor(p_id, w_id, side, npix)
+        local = predictors[side]
         deriv = float(local.derivative(pixels[k]))
         if deriv <= 0:
             continue
@@ -233,6 +252,7 @@ def _grow(
         used_cat = set(cat)
         p_id, w_id = new_p[used], new_w[used]
         fit, rms = accepted[0], max(accepted[1], 0.05)
+        predictors.clear()
     order_idx = np.argsort(p_id)
     return np.asarray(det)[order_idx], np.asarray(cat)[order_idx], fit
 
@@ -362,7 +382,7 @@ def identify_arc_lines(
         if core is not None:
             seeds.append(core)
     seeds.extend((det_pairs[q], cat_pairs[q]) for q in ranking)
-    best: tuple | None = None
+    results: list[tuple[float, np.ndarray, np.ndarray, PolyFit]] = []
     n_seeds = 0
     # Two matching tolerances: tight suits clean arcs with curved dispersion (no coincidental
     # matches), loose suits arcs with blended or poorly catalogued lines. The soft score,
@@ -388,16 +408,36 @@ def identify_arc_lines(
                 fit, npix, dispersion, central_wavelength, dispersion_tol, wavelength_tol
             ):
                 continue
-            # Soft count: lines matched far from the fit count little.
-            rank = float(np.sum(weights[det] * np.exp(-0.5 * (resid / 0.35) ** 2)))
-            if best is None or rank > best[0]:
-                best = (rank, det, cat, fit)
+            # Soft count on leave-one-out residuals: a line that only fits because the
+            # polynomial bent to reach it (typically at an end of the range) counts little.
+            loo_order = min(fit.order, 4)
+            loo = loo_residuals(pixels[det], catalog[cat], loo_order, npix) / fit.derivative(
+                pixels[det]
+            )
+            rank = float(np.sum(weights[det] * np.exp(-0.5 * (loo / 0.35) ** 2)))
+            results.append((rank, det, cat, fit))
         n_seeds += n_tried
+    best = max(results, key=lambda r: r[0]) if results else None
     if best is None:
         return None
-    _, det, cat, fit = best
+    score, det, cat, fit = best
+    alternatives = []
+    seen = {(tuple(det), tuple(cat))}
+    for r in sorted(results, key=lambda r: -r[0]):
+        key = (tuple(r[1]), tuple(r[2]))
+        if key not in seen:
+            seen.add(key)
+            alternatives.append((r[0], r[3]))
     log.debug("identified %d lines from %d quads, %d seeds", det.size, n_quads, n_seeds)
-    return ArcMatch(det_index=det, cat_index=cat, fit=fit, n_seeds=n_seeds, n_quads=n_quads)
+    return ArcMatch(
+        det_index=det,
+        cat_index=cat,
+        fit=fit,
+        n_seeds=n_seeds,
+        n_quads=n_quads,
+        score=score,
+        alternatives=tuple(alternatives),
+    )
 
 
 def _quad_hypotheses(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import warnings
 
 import numpy as np
 from scipy import ndimage, optimize, signal
@@ -108,19 +109,17 @@ def _centroid(x: np.ndarray, y: np.ndarray, peak: int, fwhm: float) -> tuple[flo
         return guess, np.nan
     sig0 = fwhm / 2.355
     try:
-        popt, _ = optimize.curve_fit(
-            _gauss,
-            x[lo:hi],
-            y[lo:hi],
-            p0=(y1, guess, sig0, 0.0),
-            bounds=([0, lo, 0.3, -np.inf], [np.inf, hi - 1, 5 * sig0 + 2, np.inf]),
-            maxfev=200,
-        )
-    except (RuntimeError, ValueError, optimize.OptimizeWarning):
+        with warnings.catch_warnings():
+            # A covariance that cannot be estimated is irrelevant here: only the centre is used.
+            warnings.simplefilter("ignore", optimize.OptimizeWarning)
+            popt, _ = optimize.curve_fit(
+                _gauss, x[lo:hi], y[lo:hi], p0=(y1, guess, sig0, 0.0), maxfev=200
+            )
+    except (RuntimeError, ValueError):
         return guess, np.nan
-    if abs(popt[1] - guess) > 1.0:
+    if not (abs(popt[1] - guess) <= 1.0 and 0.3 < abs(popt[2]) < 5 * sig0 + 2 and popt[0] > 0):
         return guess, np.nan
-    return float(popt[1]), float(popt[2])
+    return float(popt[1]), float(abs(popt[2]))
 
 
 def detect_lines(

@@ -13,7 +13,14 @@ import dataclasses
 import numpy as np
 from numpy.polynomial import legendre
 
-__all__ = ["PolyFit", "fit_polynomial", "robust_polyfit", "choose_order", "adaptive_order"]
+__all__ = [
+    "PolyFit",
+    "fit_polynomial",
+    "robust_polyfit",
+    "choose_order",
+    "adaptive_order",
+    "loo_residuals",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,9 +66,16 @@ def fit_polynomial(
 ) -> PolyFit:
     """Least-squares Legendre fit of ``value(pixel)`` (no rejection)."""
     x = 2.0 * np.asarray(pixel, float) / max(npix - 1, 1) - 1.0
+    y = np.asarray(value, float)
     order = int(min(order, max(x.size - 1, 0)))
-    coeffs = legendre.legfit(x, np.asarray(value, float), order, w=weights)
-    return PolyFit(coeffs=np.asarray(coeffs, float), npix=int(npix))
+    vander = legendre.legvander(x, order)
+    if weights is not None:
+        w = np.asarray(weights, float)
+        vander, y = vander * w[:, None], y * w
+    norm = np.sqrt(np.sum(vander**2, axis=0))
+    norm[norm == 0] = 1.0
+    coeffs, *_ = np.linalg.lstsq(vander / norm, y, rcond=None)
+    return PolyFit(coeffs=coeffs / norm, npix=int(npix))
 
 
 def robust_polyfit(
@@ -75,7 +89,11 @@ def robust_polyfit(
     floor: float = 0.1,
     max_reject: float = 0.3,
 ) -> tuple[PolyFit, np.ndarray]:
-    """Legendre fit with iterative rejection of the worst outlier.
+    """Legendre fit with iterative rejection of outliers.
+
+    Each iteration rejects the points beyond the threshold whose residuals exceed half the
+    largest one (the worst first, so that one gross outlier does not drag good points out),
+    then refits; it stops when no point exceeds the threshold.
 
     Parameters
     ----------
@@ -107,17 +125,21 @@ def robust_polyfit(
     used = np.ones(pixel.size, bool)
     max_out = int(max_reject * pixel.size)
     fit = fit_polynomial(pixel, value, order, npix)
-    for _ in range(max_out + 1):
-        fit = fit_polynomial(pixel[used], value[used], order, npix)
-        resid = (value - fit(pixel)) * scale
+    for _ in range(10):
+        resid = np.abs((value - fit(pixel)) * scale)
         r_used = resid[used]
-        sigma = 1.4826 * np.median(np.abs(r_used - np.median(r_used))) if r_used.size else 0.0
+        sigma = 1.4826 * np.median(r_used) if r_used.size else 0.0
         limit = max(nsigma * sigma, floor)
-        bad = used & (np.abs(resid) > limit)
-        if not bad.any() or (~used).sum() >= max_out or used.sum() <= order + 2:
+        bad = used & (resid > limit)
+        room = max_out - int((~used).sum())
+        if not bad.any() or room <= 0 or used.sum() <= order + 2:
             break
-        worst = np.argmax(np.where(used, np.abs(resid), -np.inf))
-        used[worst] = False
+        worst = resid[bad].max()
+        bad &= resid > 0.5 * worst
+        idx = np.flatnonzero(bad)
+        idx = idx[np.argsort(resid[idx])[::-1][:room]]
+        used[idx] = False
+        fit = fit_polynomial(pixel[used], value[used], order, npix)
     return fit, used
 
 
@@ -169,3 +191,21 @@ def adaptive_order(
 
 def _rms(fit: PolyFit, pixel: np.ndarray, value: np.ndarray, scale) -> float:
     return float(np.sqrt(np.mean(((value - fit(pixel)) * scale) ** 2)))
+
+
+def loo_residuals(pixel: np.ndarray, value: np.ndarray, order: int, npix: int) -> np.ndarray:
+    """Leave-one-out residuals ``value_i - fit_without_i(pixel_i)`` of a Legendre fit.
+
+    Computed from the hat matrix (``r_i / (1 - h_ii)``), so a wrong line at the end of the
+    range, which a polynomial bends to absorb (high leverage ``h_ii``), shows a large residual.
+    """
+    pixel = np.asarray(pixel, float)
+    value = np.asarray(value, float)
+    order = int(min(order, max(pixel.size - 2, 0)))
+    x = 2.0 * pixel / max(npix - 1, 1) - 1.0
+    vander = legendre.legvander(x, order)
+    coef, *_ = np.linalg.lstsq(vander, value, rcond=None)
+    resid = value - vander @ coef
+    gram_inv = np.linalg.pinv(vander.T @ vander)
+    hat = np.einsum("ij,jk,ik->i", vander, gram_inv, vander)
+    return resid / np.clip(1.0 - hat, 1e-3, None)

@@ -42,10 +42,17 @@ def combine_arrays(
     w = np.broadcast_to(np.asarray(weights, dtype=float).reshape(-1, *([1] * (flux.ndim - 1))),
                         flux.shape)  # fmt: skip
     use = ok.copy()
-    for _ in range(clip_iter if flux.shape[0] >= 3 else 0):
+    for it in range(clip_iter if flux.shape[0] >= 3 else 0):
         ww = np.where(use, w, 0.0)
         with np.errstate(invalid="ignore", divide="ignore"):
             mean = np.sum(ww * np.where(use, flux, 0), axis=0) / np.sum(ww, axis=0)
+        if it == 0:
+            # start from the median so that one wild value cannot drag the centre
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                mean = np.nanmedian(np.where(use, flux, np.nan), axis=0)
         dev = np.abs(flux - mean) / np.sqrt(var)
         new = ok & ~(dev > clip_sigma)
         # never reject every spectrum at a pixel
@@ -133,10 +140,16 @@ def combine_spectra(
 def _combine_ivar(fl, va, w, clip_sigma, clip_iter):
     ok = np.isfinite(fl) & (w > 0)
     use = ok.copy()
-    for _ in range(clip_iter if fl.shape[0] >= 3 else 0):
+    for it in range(clip_iter if fl.shape[0] >= 3 else 0):
         ww = np.where(use, w, 0)
         with np.errstate(invalid="ignore", divide="ignore"):
             mean = np.sum(ww * np.where(use, fl, 0), 0) / np.sum(ww, 0)
+            if it == 0:
+                import warnings
+
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    mean = np.nanmedian(np.where(use, fl, np.nan), axis=0)
             dev = np.abs(fl - mean) / np.sqrt(va)
         new = ok & ~(dev > clip_sigma)
         new |= ok & (np.sum(new, 0) == 0)

@@ -82,12 +82,13 @@ def _solve_bins(data, wgt, models, bins, nbins):
     var = np.full((nsrc, nbins), np.nan)
     if nsrc == 1:
         den = ata[:, 0, 0]
-        ok = den > 0
+        # bins whose model weight is negligible (profile wing only) carry no information
+        ok = den > 1e-12 * np.max(den, initial=0.0)
         flux[0, ok] = atb[ok, 0] / den[ok]
         var[0, ok] = 1.0 / den[ok]
         return flux, var
     diag = np.einsum("kii->ki", ata)
-    ok = np.all(diag > 0, axis=1)
+    ok = np.all(diag > 1e-12 * np.max(diag, initial=0.0), axis=1)
     if np.any(ok):
         # regularise nearly singular bins (sources fully overlapping) very slightly
         reg = ata[ok] + np.eye(nsrc) * 1e-12 * diag[ok].max(axis=1)[:, None, None]

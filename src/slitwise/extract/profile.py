@@ -28,7 +28,7 @@ from typing import Literal
 
 import numpy as np
 from scipy.optimize import least_squares
-from scipy.special import erf, gammaln
+from scipy.special import gammaln, ndtr
 
 from slitwise.extract.pixels import PixelTable, binned_solve
 
@@ -65,7 +65,7 @@ def psf_sigma_pixels(wave_um: np.ndarray, *, pixel_arcsec: float = NIRSPEC_PIXEL
 
 
 def _gauss_cdf(x: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + erf(x / np.sqrt(2.0)))
+    return ndtr(x)
 
 
 _SUB = (np.arange(7) + 0.5) / 7 - 0.5
@@ -328,9 +328,29 @@ def fit_trace_profile(
         lower.append(0.0)
         upper.append(6.0)
 
-    def resid(theta):
+    # wavelength- and column-dependent pieces do not change during the fit: compute them once
+    tpix = (2.0 * table.col - lo - hi) / (hi - lo)
+    psf = psf_sigma_pixels(table.wave)
+    negs = []
+    if table.neg_weights is not None:
+        for j in range(n):
+            sel = np.flatnonzero(table.neg_weights[:, j] > 0)
+            if sel.size:
+                negs.append((j, sel, table.neg_weights[sel, j]))
+
+    def fast_model(theta):
         trace = unpack(theta)
-        m = model_matrix(table, trace)
+        poly = np.polyval(trace.coeffs, tpix)
+        sig = np.hypot(trace.psf_scale * psf, trace.source_sigma)
+        offs = np.asarray(trace.offsets)
+        m = profile_values(table.row - poly - offs[table.exp], sig, kind=kind)
+        for j, sel, wj in negs:
+            m[sel] -= wj * profile_values(table.row[sel] - poly[sel] - offs[j], sig[sel],
+                                          kind=kind)  # fmt: skip
+        return m
+
+    def resid(theta):
+        m = fast_model(theta)
         flux, _ = binned_solve(data, wgt, m, table.bin, table.nbins)
         return (data - flux[table.bin] * m) * sw
 

@@ -454,6 +454,9 @@ def extract_group(
     sub = np.zeros(table.sci.size, dtype=bool)
     for c in centres:
         sub |= np.abs(table.row - c) < 6.0
+    # the trace is smooth along the dispersion: every k-th column is enough for the shape fit
+    step = max(1, int(np.ceil((table.col.max() - table.col.min() + 1) / 200)))
+    sub &= (table.col.astype(int) % step) == 0
     trace = fit_trace_profile(
         table.subset(sub), centres0=centres, kind=opt.profile, degree=opt.trace_degree,
         fix_source_sigma=fix_s, fix_psf_scale=fix_a, reference=int(np.argmax(signif)),
@@ -545,6 +548,18 @@ def extract_group(
 
     base_used = np.isin(table.exp, list(excluded), invert=True)
     data = table.sci - resbkg
+    if excluded and impose is None:
+        # refit the profile without the exposures that hold no source
+        cen = np.polyval(trace.coeffs, 0.0) + np.asarray(trace.offsets)
+        keep = base_used & (np.abs(table.row - cen[table.exp]) < 6.0)
+        ref = int(np.flatnonzero(np.isin(np.arange(table.n_exp), list(excluded),
+                                         invert=True))[0])  # fmt: skip
+        trace = fit_trace_profile(
+            dataclasses.replace(table, sci=data).subset(keep), centres0=cen, kind=opt.profile,
+            degree=opt.trace_degree, reference=ref,
+        )  # fmt: skip
+        traces = [trace]
+        models = [model_matrix(table, trace)]
     res = horne_solve(
         data, models, table.bin, table.nbins, variance=variance_model,
         sigma_clip=opt.sigma_clip, used=base_used,

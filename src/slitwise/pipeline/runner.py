@@ -69,6 +69,11 @@ class RunResult:
         return sum(r.status == "failed" for r in self.results)
 
 
+def _relative(path, out_dir: Path) -> str:
+    path = Path(path)
+    return str(path.relative_to(out_dir) if path.is_absolute() else path)
+
+
 def _source_logger(out_dir: Path, key: str) -> logging.Handler:
     (out_dir / "logs").mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(out_dir / "logs" / f"{key}.log", mode="a")
@@ -92,9 +97,12 @@ def process_source(task: SourceTask) -> SourceResult:
     ctx = StageContext(cfg=cfg, unit=unit, out_dir=out_dir)
     stage = ""
     try:
-        for stage in task.stages:
-            func = SOURCE_STAGES.get(stage)
-            if func is None:
+        for stage, func in SOURCE_STAGES.items():
+            if stage not in task.stages:
+                # not selected: later stages still see what an earlier run produced
+                earlier = read_manifest(out_dir, unit.key, stage)
+                if earlier is not None:
+                    ctx.outputs[stage] = earlier
                 continue
             done = None if cfg.run.overwrite else read_manifest(out_dir, unit.key, stage)
             if done is not None:
@@ -104,7 +112,7 @@ def process_source(task: SourceTask) -> SourceResult:
             t0 = time.perf_counter()
             output = func(ctx)
             result.timings[stage] = time.perf_counter() - t0
-            output["products"] = [str(Path(p).relative_to(out_dir)) for p in output["products"]]
+            output["products"] = [_relative(p, out_dir) for p in output["products"]]
             write_manifest(out_dir, unit.key, stage, output)
             ctx.outputs[stage] = output
             result.products[stage] = output["products"]

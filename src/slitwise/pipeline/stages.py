@@ -20,6 +20,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from slitwise.pipeline.config import PipelineConfig
 from slitwise.pipeline.discover import SourceUnit
 
@@ -44,7 +46,7 @@ class StageContext:
     def records(self, **extra) -> list[dict[str, Any]]:
         """One summary record per extracted source (serendips included), merged over stages."""
         by_source: dict[str, dict[str, Any]] = {}
-        for stage in ("extract", "zfit", "linefit"):
+        for stage in ("extract", "zfit", "linefit", "summary"):
             for rec in self.outputs.get(stage, {}).get("records", []):
                 by_source.setdefault(str(rec["source"]), {}).update(rec)
         if not by_source:
@@ -73,16 +75,94 @@ def stage_extract(ctx: StageContext) -> dict[str, Any]:
     )
 
 
-def stage_zfit(ctx: StageContext) -> dict[str, Any]:
-    """Fit a redshift to every spec.fits of the source; write zfit.fits files."""
-    from slitwise.redshift.stage import zfit_products
+def _spec_files(ctx: StageContext) -> list[Path]:
+    return [p for p in ctx.products_of("extract") if p.name.endswith(".spec.fits")]
 
-    return zfit_products(
-        ctx.products_of("extract"),
-        out_dir=ctx.out_dir,
-        zmin=ctx.cfg.zfit.zmin,
-        zmax=ctx.cfg.zfit.zmax,
+
+def _rank_zfit(rec: dict[str, Any]) -> tuple:
+    """Sort key of a source's fits: no fatal warning, then quality, then a good chi2, then
+    confidence. A fit at the edge of the range or without data never wins over a clean one."""
+    from slitwise.io.zfit_product import ZWarn
+
+    fatal = ZWarn.NODATA | ZWarn.LITTLE_COVERAGE | ZWarn.Z_AT_EDGE | ZWarn.NEGATIVE_MODEL
+    return (
+        bool(rec["zwarn"] & fatal),
+        -rec["zqual"],
+        bool(rec["zwarn"] & ZWarn.BAD_CHI2),
+        -rec["zconf"],
     )
+
+
+def stage_zfit(ctx: StageContext) -> dict[str, Any]:
+    """Fit a redshift to every spec.fits of the source; write one zfit.fits per spectrum.
+
+    The source's summary redshift is that of its best fit (quality, then confidence).
+    """
+    from slitwise.errors import SlitwiseInputError
+    from slitwise.io.naming import parse_product_filename, product_filename
+    from slitwise.io.spec_product import read_spec_1d
+    from slitwise.io.zfit_product import write_zfit
+    from slitwise.redshift.product import to_product
+    from slitwise.redshift.zfit import zfit
+
+    products, fits_by_source = [], {}
+    for path in _spec_files(ctx):
+        name = parse_product_filename(path.name)
+        spec = read_spec_1d(path)
+        try:
+            result = zfit(spec, zmin=ctx.cfg.zfit.zmin, zmax=ctx.cfg.zfit.zmax)
+        except SlitwiseInputError as exc:
+            log.warning("no redshift for %s: %s", path.name, exc)
+            continue
+        out = ctx.out_dir / product_filename(
+            name.root, name.grating, name.filter, name.source, "zfit"
+        )
+        write_zfit(to_product(result, meta={"SPECFILE": path.name}), out)
+        products.append(out)
+        rec = {
+            "source": name.source,
+            "z": float(result.zbest),
+            "zconf": float(result.zconf),
+            "zqual": int(result.zqual),
+            "zwarn": int(result.zwarn),
+            "zgrating": f"{name.grating}-{name.filter}",
+        }
+        best = fits_by_source.get(name.source)
+        if best is None or _rank_zfit(rec) < _rank_zfit(best):
+            fits_by_source[name.source] = rec
+    return {"products": products, "records": list(fits_by_source.values())}
+
+
+def stage_figure(ctx: StageContext) -> dict[str, Any]:
+    """One PNG per source: every disperser's spectrum with its zfit model and line markers."""
+    from slitwise.io.naming import parse_product_filename
+    from slitwise.io.spec_product import read_spec_1d
+    from slitwise.io.zfit_product import read_zfit
+    from slitwise.plotting import plot_source
+
+    zrec = {r["source"]: r for r in ctx.outputs.get("zfit", {}).get("records", [])}
+    by_source: dict[str, list[Path]] = {}
+    for path in _spec_files(ctx):
+        by_source.setdefault(parse_product_filename(path.name).source, []).append(path)
+    products, records = [], []
+    zfits = {p.name.replace(".zfit.fits", ""): p for p in ctx.products_of("zfit")}
+    for source, paths in sorted(by_source.items()):
+        spectra, models = [], []
+        for path in sorted(paths):
+            spectra.append(read_spec_1d(path))
+            zpath = zfits.get(path.name.replace(".spec.fits", ""))
+            if zpath is not None:
+                zp = read_zfit(zpath)
+                label = f"zfit {parse_product_filename(path.name).grating}"
+                models.append((np.asarray(zp.model_wave), np.asarray(zp.model_flux), label))
+        z = zrec.get(source, {}).get("z")
+        root = parse_product_filename(paths[0].name).root
+        out = ctx.out_dir / f"{root}_{source}.png"
+        title = f"{source}" + (f"  z = {z:.4f}" if z is not None and np.isfinite(z) else "")
+        plot_source(spectra, out, models=models, z=z, title=title)
+        products.append(out)
+        records.append({"source": source, "thumbnail": out.name})
+    return {"products": products, "records": records}
 
 
 def stage_linefit(ctx: StageContext) -> dict[str, Any]:
@@ -105,4 +185,5 @@ SOURCE_STAGES: dict[str, Callable[[StageContext], dict[str, Any]]] = {
     "extract": stage_extract,
     "zfit": stage_zfit,
     "linefit": stage_linefit,
+    "summary": stage_figure,
 }

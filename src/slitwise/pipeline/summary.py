@@ -39,6 +39,8 @@ _COLUMNS = {
 def summary_table(run) -> Table:
     """Build the summary table from a :class:`~slitwise.pipeline.runner.RunResult`."""
     rows = []
+    line_cols = sorted({k for res in run.results for rec in res.records
+                        for k in rec if k.startswith(("flux_", "fluxerr_"))})  # fmt: skip
     for res in run.results:
         all_products = sorted({p for prods in res.products.values() for p in prods})
         for rec in res.records:
@@ -59,14 +61,20 @@ def summary_table(run) -> Table:
                 "thumbnail": str(rec.get("thumbnail", "")),
                 "error": res.error,
             }
+            for col in line_cols:
+                row[col] = float(rec.get(col, np.nan))
             rows.append(row)
+    names = list(_COLUMNS) + line_cols
     tab = Table(
-        rows=[[r[c] for c in _COLUMNS] for r in rows] or None,
-        names=list(_COLUMNS),
-        dtype=[_COLUMNS[c][0] for c in _COLUMNS],
+        rows=[[r[c] for c in names] for r in rows] or None,
+        names=names,
+        dtype=[_COLUMNS[c][0] for c in _COLUMNS] + [float] * len(line_cols),
     )
     for name, (_, doc) in _COLUMNS.items():
         tab[name].description = doc
+    for name in line_cols:
+        tab[name].unit = "1e-18 erg / (s cm2)"
+        tab[name].description = "line flux from the joint line fit"
     tab.sort("source")
     return tab
 

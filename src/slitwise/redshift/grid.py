@@ -61,7 +61,7 @@ def find_minima(
     """
     c = np.where(np.isfinite(chi2), chi2, np.inf)
     n = c.size
-    if n == 0:
+    if n == 0 or nmax <= 0:
         return np.zeros(0, dtype=int)
     if n == 1:
         return np.zeros(1, dtype=int)

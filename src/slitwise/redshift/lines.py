@@ -89,6 +89,8 @@ class LineGroup:
         Intrinsic Gaussian velocity dispersion; ``None`` uses the library default.
     note : str
         Where the ratios come from.
+    rest_waves : tuple of float, optional
+        Explicit rest vacuum wavelengths (Angstrom) for lines not in :data:`LINES`.
     """
 
     name: str
@@ -96,10 +98,13 @@ class LineGroup:
     ratios: tuple[float, ...]
     sigma_kms: float | None = None
     note: str = ""
+    rest_waves: tuple[float, ...] | None = None
 
     @property
     def wavelengths(self) -> tuple[float, ...]:
         """Rest vacuum wavelengths (Angstrom)."""
+        if self.rest_waves is not None:
+            return tuple(self.rest_waves)
         return tuple(LINES[n] for n in self.lines)
 
     @property
@@ -109,16 +114,26 @@ class LineGroup:
         return tuple(r / total for r in self.ratios)
 
 
-def line_group(name, lines, ratios=None, *, sigma_kms=None, note="") -> LineGroup:
-    """Build a :class:`LineGroup` (equal ratios when ``ratios`` is None)."""
+def line_group(
+    name, lines, ratios=None, *, sigma_kms=None, note="", rest_waves=None
+) -> LineGroup:
+    """Build a :class:`LineGroup` (equal ratios when ``ratios`` is None).
+
+    ``lines`` are keys of :data:`LINES`, unless ``rest_waves`` gives the wavelengths (Angstrom).
+    """
     lines = tuple(lines)
     ratios = tuple(ratios) if ratios is not None else (1.0,) * len(lines)
     if len(ratios) != len(lines):
         raise ValueError(f"line group {name}: {len(lines)} lines but {len(ratios)} ratios")
-    for n in lines:
-        if n not in LINES:
-            raise ValueError(f"line group {name}: unknown line {n!r}")
-    return LineGroup(name, lines, ratios, sigma_kms, note)
+    if rest_waves is not None:
+        rest_waves = tuple(float(w) for w in rest_waves)
+        if len(rest_waves) != len(lines) or min(rest_waves) <= 0:
+            raise ValueError(f"line group {name}: need one positive wavelength per line")
+    else:
+        for n in lines:
+            if n not in LINES:
+                raise ValueError(f"line group {name}: unknown line {n!r}")
+    return LineGroup(name, lines, ratios, sigma_kms, note, rest_waves)
 
 
 _CASE_B = "Case B, T=1e4 K, n_e=1e2 (Storey & Hummer 1995), relative to Hbeta, rounded"

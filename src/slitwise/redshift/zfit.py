@@ -141,7 +141,7 @@ def resolve_resolution(spec: Spectrum1D, resolution=None) -> np.ndarray:
     Order: ``resolution`` if given (a number, a per-pixel array, a
     :class:`~slitwise.instruments.ResolutionModel` or a NIRSpec disperser name), else
     ``spec.resolution``, else the NIRSpec disperser in ``spec.meta['grating']`` (point-source
-    R), else ``spec.meta['spec_res']``.
+    R), else ``spec.meta['spec_res']`` (either also looked up in ``spec.meta['header']``).
 
     Raises
     ------
@@ -164,7 +164,7 @@ def resolve_resolution(spec: Spectrum1D, resolution=None) -> np.ndarray:
     elif spec.resolution is not None:
         res = spec.resolution
     else:
-        meta = {str(k).lower(): v for k, v in spec.meta.items()}
+        meta = _meta_lower(spec)
         grating = meta.get("grating")
         if grating:
             d = get_disperser(str(grating), meta.get("filter") or None, point_source=True)
@@ -188,9 +188,18 @@ def resolve_resolution(spec: Spectrum1D, resolution=None) -> np.ndarray:
     return res
 
 
+def _meta_lower(spec: Spectrum1D) -> dict[str, Any]:
+    """Lower-case metadata, falling back on the file's header cards (``meta['header']``)."""
+    meta = {}
+    header = spec.meta.get("header")
+    if isinstance(header, dict):
+        meta.update({str(k).lower(): v for k, v in header.items()})
+    meta.update({str(k).lower(): v for k, v in spec.meta.items() if v is not None})
+    return meta
+
+
 def _grating_of(spec: Spectrum1D) -> str | None:
-    meta = {str(k).lower(): v for k, v in spec.meta.items()}
-    g = meta.get("grating")
+    g = _meta_lower(spec).get("grating")
     return str(g).upper() if g else None
 
 
