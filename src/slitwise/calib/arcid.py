@@ -311,7 +311,7 @@ def identify_arc_lines(
     tol_px: float = 0.4,
     k_detected: int = 5,
     max_seed_lines: int = 60,
-    max_seeds: int = 12,
+    max_seeds: int = 8,
     max_order: int = 5,
 ) -> ArcMatch | None:
     """Identify detected arc lines against a catalogue from approximate hints only.
@@ -384,10 +384,11 @@ def identify_arc_lines(
     seeds.extend((det_pairs[q], cat_pairs[q]) for q in ranking)
     results: list[tuple[float, np.ndarray, np.ndarray, PolyFit]] = []
     n_seeds = 0
-    # Two matching tolerances: tight suits clean arcs with curved dispersion (no coincidental
-    # matches), loose suits arcs with blended or poorly catalogued lines. The soft score,
+    # A ladder of matching tolerances: tight suits clean arcs with curved dispersion (no
+    # coincidental matches), loose suits arcs with blended or poorly catalogued lines; growth is
+    # path dependent, so different tolerances also give different hypotheses. The soft score,
     # independent of the tolerance, arbitrates.
-    for tol in (tol_px, 2.5 * tol_px):
+    for tol in (0.6 * tol_px, 1.25 * tol_px, 2.5 * tol_px):
         grown: list[_Lookup] = []
         n_tried = 0
         for sd, sc in seeds:

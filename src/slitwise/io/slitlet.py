@@ -10,6 +10,8 @@ PRIMARY : GRATING, FILTER, DETECTOR, EXPOSURE (nod index), NUMDTHPT (nod count),
           EFFEXPTM, YOFFSET (nod offset, arcsec).
 SCI     : data (BUNIT), header SOURCEID, SRCNAME, SRCXPOS, SRCYPOS, SHUTSTA, SLITID, XPOSURE.
 ERR, DQ, WAVELENGTH (micron), VAR_POISSON, VAR_RNOISE, VAR_FLAT.
+PRIMARY may carry PTHLSAPP (slitwise: which path-loss correction SCI carries, PS/UN/NONE)
+and SRCTYPE.
 Optional: PATHLOSS_PS, PATHLOSS_UN, YSLIT (slitwise extension: slit coordinate in shutter
 pitches; evaluated from the ASDF gwcs for real data when the ``wcs`` extra is installed).
 """
@@ -110,7 +112,11 @@ def read_slitlet(path: str | os.PathLike) -> SlitletExposure:
             "pixar_sr": hdr.get("PIXAR_SR"),
             "pixar_a2": hdr.get("PIXAR_A2"),
             "slit_start": (int(hdr.get("SLTSTRT1", 1)), int(hdr.get("SLTSTRT2", 1))),
+            "srctype": str(hdr.get("SRCTYPE", prim.get("SRCTYPE", ""))),
+            "simulated": bool(prim.get("SIMULATE", False)),
         }
+        if "PTHLSAPP" in prim:
+            meta["pathloss_applied"] = str(prim["PTHLSAPP"]).upper()
         exptime = float(hdr.get("XPOSURE", prim.get("EFFEXPTM", prim.get("EXPTIME", 0.0))))
         return SlitletExposure(
             sci=sci,
@@ -153,6 +159,13 @@ def write_slitlet(exposure: SlitletExposure, path: str | os.PathLike) -> Path:
     prim["NOD_TYPE"] = exposure.meta.get("nod_type", f"{exposure.n_nods}-SHUTTER-SLITLET")
     prim["YOFFSET"] = (float(exposure.meta.get("nod_offset", 0.0)), "[arcsec] nod offset")
     prim["EFFEXPTM"] = (exposure.exptime, "[s] effective exposure time")
+    if exposure.meta.get("pathloss_applied"):
+        prim["PTHLSAPP"] = (
+            str(exposure.meta["pathloss_applied"]).upper(),
+            "path loss applied to SCI: PS, UN, NONE",
+        )
+    if exposure.meta.get("srctype"):
+        prim["SRCTYPE"] = str(exposure.meta["srctype"]).upper()
     if exposure.meta.get("simulated"):
         prim["SIMULATE"] = (True, "written by slitwise.simulate")
         prim["SIMSEED"] = (int(exposure.meta.get("seed", 0)), "simulator seed")

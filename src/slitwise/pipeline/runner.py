@@ -183,6 +183,8 @@ def run_pipeline(cfg: PipelineConfig, *, progress: bool = True) -> RunResult:
             if res.status == "failed":
                 log.warning("source %s failed: %s", res.unit_key, res.error)
         bar.close()
+    # every worker has finished: a temporary file now can only be left by a killed worker
+    _remove_stale_temporaries(out_dir)
     final = [r for r in results if r is not None]
     stage_times: dict[str, float] = defaultdict(float)
     for res in final:

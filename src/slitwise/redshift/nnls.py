@@ -199,25 +199,73 @@ def _gram(A, rlo, rhi, wt, bw, G, h, ncont):  # pragma: no cover - compiled
             G[j, i] = s
 
 
+#: Redshifts per batch of the parallel kernel (design built for a batch at once).
+BATCH = 16
+
+
 @numba.njit(cache=True, parallel=True)
-def _chi2_grid_kernel(zs, wt, bw, bb, nt, ncont, want_coeffs, *args):  # pragma: no cover - compiled
+def _chi2_grid_kernel(zs, wt, bw, bb, nt, ncont, want_coeffs, *args):  # pragma: no cover
     nz = zs.size
     npix = wt.size
     chi2 = np.empty(nz)
     coeffs = np.zeros((nz if want_coeffs else 1, nt))
-    for iz in prange(nz):
-        A = np.empty((nt, npix))
-        rlo = np.zeros(nt, dtype=np.int64)
-        rhi = np.zeros(nt, dtype=np.int64)
-        build_design(zs[iz], A, rlo, rhi, *args)
+    nbatch = (nz + BATCH - 1) // BATCH
+    for ib in prange(nbatch):
+        i0 = ib * BATCH
+        i1 = min(nz, i0 + BATCH)
+        nb = i1 - i0
+        A = np.empty((nb, nt, npix))
+        rlo = np.zeros((nb, nt), dtype=np.int64)
+        rhi = np.zeros((nb, nt), dtype=np.int64)
+        build_design(zs[i0:i1], A, rlo, rhi, *args)
         G = np.zeros((nt, nt))
         h = np.zeros(nt)
-        _gram(A, rlo, rhi, wt, bw, G, h, ncont)
+        for b in range(nb):
+            _gram(A[b], rlo[b], rhi[b], wt, bw, G, h, ncont)
+            x, q = nnls_gram(G, h, 0)
+            chi2[i0 + b] = bb - q
+            if want_coeffs:
+                coeffs[i0 + b] = x
+    return chi2, coeffs
+
+
+@numba.njit(cache=True, parallel=True)
+def _cube_kernel(zs, nt, *args):  # pragma: no cover - compiled
+    """Design matrices of every z (float32) with their non-zero pixel ranges."""
+    nz = zs.size
+    npix = args[0].size
+    cube = np.empty((nz, nt, npix), dtype=np.float32)
+    rlo = np.zeros((nz, nt), dtype=np.int64)
+    rhi = np.zeros((nz, nt), dtype=np.int64)
+    nbatch = (nz + BATCH - 1) // BATCH
+    for ib in prange(nbatch):
+        i0 = ib * BATCH
+        i1 = min(nz, i0 + BATCH)
+        A = np.empty((i1 - i0, nt, npix))
+        build_design(zs[i0:i1], A, rlo[i0:i1], rhi[i0:i1], *args)
+        cube[i0:i1] = A.astype(np.float32)
+    return cube, rlo, rhi
+
+
+@numba.njit(cache=True, parallel=True)
+def _chi2_cube_kernel(cube, rlo, rhi, wt, bw, bb, ncont, want_coeffs):  # pragma: no cover
+    nz, nt, npix = cube.shape
+    chi2 = np.empty(nz)
+    coeffs = np.zeros((nz if want_coeffs else 1, nt))
+    for iz in prange(nz):
+        A = cube[iz].astype(np.float64)
+        G = np.zeros((nt, nt))
+        h = np.zeros(nt)
+        _gram(A, rlo[iz], rhi[iz], wt, bw, G, h, ncont)
         x, q = nnls_gram(G, h, 0)
         chi2[iz] = bb - q
         if want_coeffs:
             coeffs[iz] = x
     return chi2, coeffs
+
+
+#: Largest design cube (bytes) kept for re-use by spectra sharing a pixel grid.
+CUBE_MAX_BYTES = 400 * 2**20
 
 
 def chi2_grid(
@@ -227,27 +275,43 @@ def chi2_grid(
     err: np.ndarray,
     *,
     coeffs: bool = False,
+    reuse: bool = False,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """chi2 of the best non-negative template combination at every redshift in ``zs``.
 
     Parameters
     ----------
     setup : DesignSetup
-        From :func:`~slitwise.redshift.design.prepare_design` on the *valid* pixels.
+        From :func:`~slitwise.redshift.design.prepare_design` for the spectrum's pixels.
     zs : ndarray
         Trial redshifts.
     flux, err : ndarray
-        Data and 1-sigma errors on those pixels (errors > 0).
+        Data and 1-sigma errors per pixel (``inf`` error: pixel ignored).
     coeffs : bool
         Also return the coefficients (nz, ntempl).
+    reuse : bool
+        Keep the design matrices of this grid (float32, in ``setup``) when they fit in
+        :data:`CUBE_MAX_BYTES`, so that later spectra on the same pixels and grid only pay for
+        the Gram matrices and the NNLS. Worth it from the second spectrum on.
     """
     zs = np.ascontiguousarray(zs, dtype=float)
     wt = 1.0 / np.asarray(err, dtype=float)
     bw = np.asarray(flux, dtype=float) * wt
     bb = float(bw @ bw)
-    chi2, x = _chi2_grid_kernel(
-        zs, wt, bw, bb, setup.ntempl, setup.ncont, coeffs, *setup.kernel_args()
-    )
+    size = zs.size * setup.ntempl * setup.pixels.npix * 4
+    if reuse and size <= CUBE_MAX_BYTES:
+        key = zs.tobytes()
+        cached = setup.cubes.get(key)
+        if cached is None:
+            setup.cubes.clear()
+            cached = _cube_kernel(zs, setup.ntempl, *setup.kernel_args())
+            setup.cubes[key] = cached
+        cube, rlo, rhi = cached
+        chi2, x = _chi2_cube_kernel(cube, rlo, rhi, wt, bw, bb, setup.ncont, coeffs)
+    else:
+        chi2, x = _chi2_grid_kernel(
+            zs, wt, bw, bb, setup.ntempl, setup.ncont, coeffs, *setup.kernel_args()
+        )
     return chi2, (x if coeffs else None)
 
 

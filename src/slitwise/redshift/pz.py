@@ -53,4 +53,5 @@ def zconf(z: np.ndarray, pz: np.ndarray, zbest: float, *, window: float = 0.03) 
     total = integrate_piecewise_linear(z, pz, z[0], z[-1])
     if total <= 0:
         return 0.0
-    return integrate_piecewise_linear(z, pz, zbest - window, zbest + window) / total
+    frac = integrate_piecewise_linear(z, pz, zbest - window, zbest + window) / total
+    return float(min(max(frac, 0.0), 1.0))

@@ -298,6 +298,8 @@ def render_exposure(
     m.update(
         {
             "simulated": True,
+            "pathloss_applied": "PS",
+            "srctype": "POINT",
             "pixar_sr": PIXAR_SR,
             "pixar_a2": PIXAR_A2,
             "nod_type": _nod_type(place.n_nods, n),

@@ -1,0 +1,401 @@
+"""Turn a configuration and spectra into the static fit structure and padded data arrays.
+
+Steps: convert every spectrum to f_lambda in ``flux_unit`` per micron (f_nu is converted, not
+rejected); mask NaN fluxes or errors with a warning; refuse zero or negative errors (naming the
+spectrum and the count); drop lines no spectrum covers and continuum windows without enough
+pixels (one warning listing them); keep the valid pixels inside the windows; pad every
+spectrum to a bucketed length so that sources with the same configuration reuse the compiled
+model. The structure (:class:`FitStructure`) is hashable and contains no data; the data are a
+dict of arrays passed as arguments to the compiled functions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import warnings
+
+import astropy.units as u
+import numpy as np
+
+from slitwise.errors import input_error
+from slitwise.lines.config import LineFitConfig
+from slitwise.lines.instrument import instrument_key, resolve_instrument
+from slitwise.lines.linelist import rest_wavelength
+from slitwise.lines.priors import PriorSpec, topological_order
+
+__all__ = [
+    "LineStructure",
+    "SpectrumStructure",
+    "FitStructure",
+    "Prepared",
+    "prepare",
+    "load_spectrum",
+    "continuum_coefficients",
+    "pad_length",
+    "LineFitWarning",
+]
+
+log = logging.getLogger(__name__)
+C_KMS = 299792.458
+
+
+class LineFitWarning(UserWarning):
+    """A data or configuration problem the fit works around (dropped lines, masked pixels)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class LineStructure:
+    name: str
+    profile: str
+    kind: str
+    wave_rest: float  # Angstrom, vacuum
+    strength: float
+    params: tuple[tuple[str, str], ...]  # (role, parameter name)
+
+    def param(self, role: str) -> str:
+        return dict(self.params)[role]
+
+
+@dataclasses.dataclass(frozen=True)
+class SpectrumStructure:
+    name: str
+    instrument: str
+    r_scale: str | None
+    flux_scale: tuple[str, ...]
+    pix_offset: str | None
+    error_scale: str | None
+    npad: int
+
+
+@dataclasses.dataclass(frozen=True)
+class FitStructure:
+    """Everything that decides the compiled model: no data, hashable."""
+
+    order: tuple[str, ...]  # sampled / fixed parameters in dependency order
+    priors: tuple[PriorSpec, ...]
+    lines: tuple[LineStructure, ...]
+    continuum_form: str
+    n_windows: int
+    continuum_params: tuple[tuple[str, ...], ...]  # per window, coefficient param names
+    spectra: tuple[SpectrumStructure, ...]
+    likelihood: str
+    nu: float
+
+    @property
+    def prior_by_name(self) -> dict[str, PriorSpec]:
+        return dict(zip(self.order, self.priors, strict=True))
+
+    @property
+    def free_parameters(self) -> tuple[str, ...]:
+        return tuple(n for n, p in zip(self.order, self.priors, strict=True) if p.kind != "fixed")
+
+
+@dataclasses.dataclass
+class Prepared:
+    """Output of :func:`prepare`: structure, padded data and bookkeeping for the results."""
+
+    config: LineFitConfig
+    structure: FitStructure
+    data: dict
+    pixel_index: list[np.ndarray]  # per spectrum, indices into the input spectrum
+    spectra: list  # Spectrum1D in f_lambda [flux_unit / um]
+    windows_rest: np.ndarray  # (n_windows, 2) Angstrom
+    dropped_lines: list[str]
+    dropped_windows: list[tuple[float, float]]
+    flam_unit: u.UnitBase
+    resolution_source: list[str]
+
+
+def pad_length(n: int) -> int:
+    """Bucketed padded length: a multiple of 64 (at least 64)."""
+    return max(64, int(np.ceil(n / 64.0)) * 64)
+
+
+def continuum_coefficients(form: str, *, order: int = 1, knots: int = 4) -> tuple[str, ...]:
+    """Coefficient names of a continuum form."""
+    if form == "linear":
+        return ("c0", "c1")
+    if form in ("polynomial", "chebyshev"):
+        return tuple(f"c{k}" for k in range(order + 1))
+    if form == "powerlaw":
+        return ("amp", "beta")
+    if form == "blackbody":
+        return ("amp", "temp")
+    if form == "bspline":
+        return tuple(f"b{k}" for k in range(knots + 3))
+    raise ValueError(form)
+
+
+def _default_continuum_prior(name: str, coef: str) -> PriorSpec:
+    # Coefficients are in units of the window's automatic flux scale (see prepare()).
+    if coef == "beta":
+        return PriorSpec.from_mapping(name, "uniform", {"low": -10, "high": 10})
+    if coef == "temp":
+        return PriorSpec.from_mapping(name, "loguniform", {"low": 1e3, "high": 1e6})
+    return PriorSpec.from_mapping(name, "uniform", {"low": -100, "high": 100})
+
+
+def load_spectrum(path: str):
+    """Open a spectrum with :func:`slitwise.io.open_spectrum`, adding edges and R when present.
+
+    DJA-like tables with ``low``/``high`` pixel-edge columns and an ``R`` column (such as the
+    line-fit benchmark spectra) keep them: edges go to ``meta['edges_um']`` (shape (n, 2)) and
+    R to ``resolution``.
+    """
+    from astropy.io import fits
+
+    from slitwise.io import open_spectrum
+
+    spec = open_spectrum(path)
+    try:
+        with fits.open(path) as hdul:
+            hdu = hdul["SPEC1D"] if "SPEC1D" in hdul else hdul[1]
+            names = [c.lower() for c in hdu.columns.names]
+            data = hdu.data
+            if len(data) == spec.npix:
+                if "low" in names and "high" in names:
+                    lo = np.asarray(data["low"], float)
+                    hi = np.asarray(data["high"], float)
+                    scale = u.Unit(hdu.columns["low"].unit or "um").to(u.um)
+                    spec.meta["edges_um"] = np.stack([lo * scale, hi * scale], axis=1)
+                if spec.resolution is None and "r" in names:
+                    spec.resolution = np.asarray(data["R"], float)
+    except (OSError, KeyError, TypeError, ValueError):
+        log.debug("no edge/R columns read from %s", path)
+    return spec
+
+
+def _to_flambda(spec, flam_unit, where):
+    wave = spec.wave.to(u.um)
+    eq = u.spectral_density(wave)
+    if spec.is_fnu:
+        log.info("%s: f_nu (%s) converted to f_lambda (%s)", where, spec.flux.unit, flam_unit)
+    flux = spec.flux.to(flam_unit, equivalencies=eq).value
+    err = spec.err.to(flam_unit, equivalencies=eq).value
+    return wave.value, flux, err
+
+
+def _edges(spec, wave_um):
+    if "edges_um" in spec.meta:
+        e = np.asarray(spec.meta["edges_um"], float)
+        return e[:, 0], e[:, 1]
+    edges = spec.pixel_edges().to(u.um).value
+    return edges[:-1], edges[1:]
+
+
+def _merge(intervals):
+    out = []
+    for lo, hi in sorted(intervals):
+        if out and lo <= out[-1][1]:
+            out[-1][1] = max(out[-1][1], hi)
+        else:
+            out.append([lo, hi])
+    return out
+
+
+def prepare(
+    cfg: LineFitConfig,
+    spectra: list,
+    *,
+    instruments: list[str | None] | None = None,
+    redshift: float | None = None,
+) -> Prepared:
+    """Build the fit structure and padded data for ``spectra`` of one source.
+
+    Parameters
+    ----------
+    cfg : LineFitConfig
+        Checked configuration.
+    spectra : list of Spectrum1D
+        Spectra of one source (f_nu or f_lambda).
+    instruments : list of str or None, optional
+        Instrument name per spectrum (None: from the spectrum's GRATING/FILTER).
+    redshift : float, optional
+        Overrides ``cfg.redshift`` (same configuration, another source).
+
+    Raises
+    ------
+    SlitwiseInputError
+        Zero or negative errors, no line covered, unknown instrument resolution.
+    """
+    z0 = float(cfg.redshift if redshift is None else redshift)
+    instruments = instruments or [None] * len(spectra)
+    flam_unit = cfg.flux_unit_quantity / u.um
+    # -- per spectrum: units, masks, instrument -----------------------------------------
+    rows = []
+    for i, (spec, over) in enumerate(zip(spectra, instruments, strict=True)):
+        where = spec.meta.get("filename", f"spectrum {i}")
+        key = instrument_key(spec, over)
+        wave, flux, err = _to_flambda(spec, flam_unit, where)
+        lo, hi = _edges(spec, wave)
+        finite_flux = np.isfinite(flux)
+        bad_err = finite_flux & np.isfinite(err) & (err <= 0)
+        if bad_err.any():
+            raise input_error(
+                where, f"{int(bad_err.sum())} pixels have zero or negative errors"
+            )
+        nan = ~finite_flux | ~np.isfinite(err)
+        valid = np.asarray(spec.valid, bool) & ~nan
+        if nan.any():
+            warnings.warn(
+                f"{where}: {int(nan.sum())} pixels with NaN flux or error masked",
+                LineFitWarning,
+                stacklevel=2,
+            )
+        inst = resolve_instrument(spec, key, cfg)
+        rows.append(
+            dict(where=str(where), key=key, wave=wave, flux=flux, err=err, lo=lo, hi=hi,
+                 valid=valid, inst=inst, spec=spec)
+        )
+    # -- lines covered ------------------------------------------------------------------
+    lines, dropped = [], []
+    for line in cfg.lines:
+        wave_rest = line.wave if line.wave is not None else rest_wavelength(line.name)
+        lam = wave_rest * (1 + z0) * 1e-4
+        covered = any(
+            r["valid"].any() and r["wave"][r["valid"]].min() <= lam <= r["wave"][r["valid"]].max()
+            for r in rows
+        )
+        (lines if covered else dropped).append((line, wave_rest))
+    # -- windows -------------------------------------------------------------------------
+    cc = cfg.continuum
+    coefs = continuum_coefficients(cc.form, order=cc.order, knots=cc.knots)
+    if cc.windows is not None:
+        rest_windows = _merge([list(w) for w in cc.windows])
+    else:
+        half = 0.5 * cc.width / C_KMS
+        rest_windows = _merge([[w * (1 - half), w * (1 + half)] for _, w in lines])
+    kept_windows, dropped_windows = [], []
+    for lo_r, hi_r in rest_windows:
+        lo_o, hi_o = lo_r * (1 + z0) * 1e-4, hi_r * (1 + z0) * 1e-4
+        n = sum(int(np.sum(r["valid"] & (r["wave"] >= lo_o) & (r["wave"] <= hi_o))) for r in rows)
+        (kept_windows if n >= len(coefs) + 2 else dropped_windows).append((lo_r, hi_r))
+    if cc.windows is None:
+        in_window = [
+            any(lo <= w <= hi for lo, hi in kept_windows) for _, w in lines
+        ]
+        dropped += [lw for lw, ok in zip(lines, in_window, strict=True) if not ok]
+        lines = [lw for lw, ok in zip(lines, in_window, strict=True) if ok]
+    dropped_names = [ln.name for ln, _ in dropped]
+    if dropped_names or dropped_windows:
+        warnings.warn(
+            "not covered by any spectrum, dropped: "
+            + (f"lines {dropped_names}" if dropped_names else "")
+            + (f" windows {[(round(a), round(b)) for a, b in dropped_windows]} A"
+               if dropped_windows else ""),
+            LineFitWarning,
+            stacklevel=2,
+        )
+    if not lines or not kept_windows:
+        raise input_error(
+            "line-fit config", f"no line is covered by the spectra at redshift {z0}"
+        )
+    win = np.asarray(kept_windows, float)
+    win_obs = win * (1 + z0) * 1e-4
+    # -- pixels in windows, padded ------------------------------------------------------
+    data_spec, pixel_index, sstructs, prepared_spectra, res_src = [], [], [], [], []
+    for r in rows:
+        inwin = np.full(r["wave"].size, -1)
+        for k, (a, b) in enumerate(win_obs):
+            inwin[(r["wave"] >= a) & (r["wave"] <= b) & (inwin < 0)] = k
+        idx = np.flatnonzero(r["valid"] & (inwin >= 0))
+        if idx.size == 0:
+            warnings.warn(
+                f"{r['where']}: no valid pixel in any continuum window; spectrum not used",
+                LineFitWarning,
+                stacklevel=2,
+            )
+            continue
+        n = idx.size
+        npad = pad_length(n)
+
+        def pad(a, fill, idx=idx, n=n, npad=npad):
+            out = np.full(npad, fill, dtype=np.asarray(a).dtype)
+            out[:n] = np.asarray(a)[idx]
+            return out
+
+        last_lo, last_hi = r["lo"][idx[-1]], r["hi"][idx[-1]]
+        d = dict(
+            lo=pad(r["lo"], last_lo), hi=pad(r["hi"], last_hi), flux=pad(r["flux"], 0.0),
+            err=pad(r["err"], 1.0), R=pad(r["inst"].resolution, 100.0),
+            win=pad(inwin, 0).astype(np.int32),
+            w=np.r_[np.ones(n), np.zeros(npad - n)],
+            lam_ref=np.float64(np.median(r["wave"][idx])),
+        )
+        data_spec.append(d)
+        pixel_index.append(idx)
+        ic = r["inst"].config
+        fs = ic.flux_scale
+        sstructs.append(
+            SpectrumStructure(
+                name=r["where"], instrument=r["key"], r_scale=ic.r_scale,
+                flux_scale=tuple(fs) if isinstance(fs, list) else ((fs,) if fs else ()),
+                pix_offset=ic.pix_offset, error_scale=ic.error_scale, npad=npad,
+            )
+        )
+        prepared_spectra.append(r["spec"])
+        res_src.append(r["inst"].resolution_source)
+    # continuum scale per window: robust level of the data (coefficients are in these units)
+    cont_scale = np.ones(len(win))
+    for k in range(len(win)):
+        vals, errs = [], []
+        for d in data_spec:
+            m = (d["win"] == k) & (d["w"] > 0)
+            vals.append(d["flux"][m])
+            errs.append(d["err"][m])
+        v, e = np.concatenate(vals), np.concatenate(errs)
+        cont_scale[k] = max(abs(float(np.median(v))), 0.1 * float(np.median(e)), 1e-30)
+    # -- parameters ----------------------------------------------------------------------
+    used = set()
+    lstructs = []
+    for line, wave_rest in lines:
+        names = line.parameter_names()
+        used |= set(names.values())
+        lstructs.append(
+            LineStructure(
+                name=line.name, profile=line.profile, kind=line.kind, wave_rest=float(wave_rest),
+                strength=float(line.strength), params=tuple(names.items()),
+            )
+        )
+    for s in sstructs:
+        used |= {n for n in (s.r_scale, s.pix_offset, s.error_scale, *s.flux_scale) if n}
+    specs = cfg.prior_specs()
+    cont_params = []
+    for k in range(len(win)):
+        names = tuple(
+            (f"cont_{c}" if c in cc.shared else f"cont{k}_{c}") for c in coefs
+        )
+        cont_params.append(names)
+        for n, c in zip(names, coefs, strict=True):
+            used.add(n)
+            if n not in specs:
+                specs[n] = _default_continuum_prior(n, c)
+    # keep bound dependencies of used parameters
+    todo = list(used)
+    while todo:
+        n = todo.pop()
+        for dep in specs[n].depends_on:
+            if dep not in used:
+                used.add(dep)
+                todo.append(dep)
+    unused = [n for n in cfg.parameters if n not in used]
+    if unused:
+        log.info("parameters not used by the kept lines/spectra: %s", unused)
+    specs = {n: s for n, s in specs.items() if n in used}
+    order = topological_order(specs)
+    structure = FitStructure(
+        order=tuple(order), priors=tuple(specs[n] for n in order), lines=tuple(lstructs),
+        continuum_form=cc.form, n_windows=len(win), continuum_params=tuple(cont_params),
+        spectra=tuple(sstructs), likelihood=cfg.likelihood.kind, nu=float(cfg.likelihood.nu),
+    )
+    data = dict(
+        z0=np.float64(z0), win_lo=win_obs[:, 0].copy(), win_hi=win_obs[:, 1].copy(),
+        cont_scale=cont_scale, spectra=tuple(data_spec),
+    )
+    return Prepared(
+        config=cfg, structure=structure, data=data, pixel_index=pixel_index,
+        spectra=prepared_spectra, windows_rest=win, dropped_lines=dropped_names,
+        dropped_windows=dropped_windows, flam_unit=flam_unit, resolution_source=res_src,
+    )
+
