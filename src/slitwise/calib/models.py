@@ -187,7 +187,7 @@ class DispersionModel:
         self, x: float, y: float, delta: np.ndarray, *, wave_range: tuple[float, float]
     ) -> np.ndarray:
         """Inverse of :meth:`delta` at one mask point, by interpolation on a fine grid."""
-        grid = np.linspace(wave_range[0], wave_range[1], 4096)
+        grid = np.linspace(wave_range[0], wave_range[1], 1536)
         dgrid = self.delta(x, y, grid)
         if np.any(np.diff(dgrid) <= 0):
             raise input_error("IDS model", f"not monotonic at mask point ({x:.2f}, {y:.2f}) mm")

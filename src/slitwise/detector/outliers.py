@@ -59,13 +59,14 @@ def flag_clustered_outliers(
     if not halo.any():
         return np.zeros(resid.shape, dtype=bool)
     labels, n = ndimage.label(halo, structure=_EIGHT)
-    idx = np.arange(1, n + 1)
-    sizes = ndimage.sum_labels(halo, labels, index=idx)
-    peaks = ndimage.maximum(z, labels, index=idx)
-    keep = idx[(sizes >= min_pixels) & (peaks > nsigma)]
-    if keep.size == 0:
+    sizes = np.bincount(labels.ravel(), minlength=n + 1)
+    seeded = np.zeros(n + 1, dtype=bool)
+    seeded[labels[z > nsigma]] = True
+    keep = seeded & (sizes >= min_pixels)
+    keep[0] = False
+    if not keep.any():
         return np.zeros(resid.shape, dtype=bool)
-    flagged = np.isin(labels, keep)
+    flagged = keep[labels]
     if grow > 0:
         flagged = ndimage.binary_dilation(flagged, structure=_EIGHT, iterations=grow)
     return flagged

@@ -323,7 +323,7 @@ def make_fullframe(
     exptime: float = 1000.0,
     background: float = 0.02,
     pedestal_range: tuple[float, float] = (0.01, 0.03),
-    one_over_f_rms: float = 0.006,
+    one_over_f_rms: float = 0.003,
     common_fraction: float = 0.7,
     read_noise: float = 0.008,
     brightness: tuple[float, float] = (0.1, 1.0),

@@ -133,7 +133,7 @@ def _render(
     *,
     spatial=None,
     lines: tuple[np.ndarray, np.ndarray] | None = None,
-    samples_per_px: int = 3,
+    samples_per_px: int = 2,
 ) -> np.ndarray:
     """Render every slit into a canonical image ``(n_spatial, n_disp)``.
 
