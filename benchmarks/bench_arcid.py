@@ -57,8 +57,13 @@ ARCS = {
     "shane_kast_red_600_7500": ("shane_kast_red_600_7500.fits", "NeI,HgI,HeI,ArI,CdI", None),
     "vlt_fors2_300I": ("vlt_fors2_300I.fits", "HeI,ArI", None),
 }
-SINGLE = {"lbt_mods1r_red", "mmt_binospec_270", "shane_kast_red_600_7500", "vlt_fors2_300I",
-          "not_alfosc_grism4"}
+SINGLE = {
+    "lbt_mods1r_red",
+    "mmt_binospec_270",
+    "shane_kast_red_600_7500",
+    "vlt_fors2_300I",
+    "not_alfosc_grism4",
+}
 
 
 def pieces():
@@ -100,12 +105,20 @@ def main() -> None:
     hints = [(1.0, 1.0)]
     if args.perturb:
         hints += [(0.91, 1.019), (1.09, 0.981), (0.91, 0.981), (1.09, 1.019)]
-    header = (f"{'arc':28s} {'hint':11s} {'nid':>4s} {'range':>12s} {'maxerr':>7s} "
-              f"{'wrong':>5s} {'floor':>5s} {'ok':>3s} {'sec':>5s} {'x base':>6s}  flags")
+    header = (
+        f"{'arc':28s} {'hint':11s} {'nid':>4s} {'range':>12s} {'maxerr':>7s} "
+        f"{'wrong':>5s} {'floor':>5s} {'ok':>3s} {'sec':>5s} {'x base':>6s}  flags"
+    )
     print(header)
     print("-" * len(header))
-    totals = {"single_ok": 0, "single_n": 0, "piece_ok": 0, "piece_n": 0, "flagged_bad": 0,
-              "silent_bad": 0}
+    totals = {
+        "single_ok": 0,
+        "single_n": 0,
+        "piece_ok": 0,
+        "piece_n": 0,
+        "flagged_bad": 0,
+        "silent_bad": 0,
+    }
     for label, flux, wave, lamps in pieces():
         n = wave.size
         disp0 = (wave[-1] - wave[0]) / (n - 1)
@@ -126,15 +139,21 @@ def main() -> None:
             if not good_ids:
                 totals["flagged_bad" if not sol.reliable else "silent_bad"] += 1
             flags = ",".join(sol.quality_names()) or "-"
-            print(f"{label:28s} {fd:4.2f}/{fw:5.3f} {nid:4d} {lo:5d}-{hi:<6d} {maxerr:7.2f} "
-                  f"{wrong:5d} {floor:5.2f} {'yes' if correct else 'no':>3s} {dt:5.2f} "
-                  f"{dt / max(base, 1e-6):6.1f}  {flags}")
+            print(
+                f"{label:28s} {fd:4.2f}/{fw:5.3f} {nid:4d} {lo:5d}-{hi:<6d} {maxerr:7.2f} "
+                f"{wrong:5d} {floor:5.2f} {'yes' if correct else 'no':>3s} {dt:5.2f} "
+                f"{dt / max(base, 1e-6):6.1f}  {flags}"
+            )
     print()
-    print(f"single-detector arcs correct (0 wrong IDs, max err < 0.5 px): "
-          f"{totals['single_ok']}/{totals['single_n']}")
+    print(
+        f"single-detector arcs correct (0 wrong IDs, max err < 0.5 px): "
+        f"{totals['single_ok']}/{totals['single_n']}"
+    )
     print(f"stitched-arc pieces correct: {totals['piece_ok']}/{totals['piece_n']}")
-    print(f"wrong-ID solutions flagged unreliable: {totals['flagged_bad']}, "
-          f"NOT flagged (silent): {totals['silent_bad']}")
+    print(
+        f"wrong-ID solutions flagged unreliable: {totals['flagged_bad']}, "
+        f"NOT flagged (silent): {totals['silent_bad']}"
+    )
 
 
 if __name__ == "__main__":

@@ -131,7 +131,8 @@ def main() -> int:
     with open(csv, "w") as f:
         f.write("i,z_true,snr,z_fit,zconf,zwarn,time_s,cpu_s\n")
         for r in rows:
-            f.write("%d,%.6f,%g,%.6f,%.5f,%d,%.4f,%.4f\n" % r)
+            i, zt, snr, zb, zc, zw, w, c = r
+            f.write(f"{i},{zt:.6f},{snr:g},{zb:.6f},{zc:.5f},{zw},{w:.4f},{c:.4f}\n")
     print(f"\n== accuracy: zfit defaults ({lib.ntempl} templates), {n} spectra -> {csv}")
     subprocess.run([sys.executable, str(BENCH / "eval_bench.py"), str(csv)], check=False)
     arr = np.array(rows)
@@ -163,9 +164,7 @@ def main() -> int:
         f, e = d["flux"][i], d["err"][i]
         (_, w1, c1) = _timed(lambda f=f, e=e: naive.fit_one(f, e, cube, zc, asm))
         (_, w2, c2) = _timed(lambda i=i: zfit(_spectrum(d, i), **like))
-        (_, w3, c3) = _timed(
-            lambda i=i: zfit(_spectrum(d, i), zmin=0.0, zmax=20.0, templates=lib)
-        )
+        (_, w3, c3) = _timed(lambda i=i: zfit(_spectrum(d, i), zmin=0.0, zmax=20.0, templates=lib))
         t["naive"].append((w1, c1))
         t["like"].append((w2, c2))
         t["default"].append((w3, c3))

@@ -130,8 +130,14 @@ def test_solution_round_trip(tmp_path):
 
 def test_read_arc_spectrum_errors(tmp_path):
     path = tmp_path / "arc.fits"
-    fits.HDUList([fits.PrimaryHDU(), fits.BinTableHDU.from_columns(
-        [fits.Column(name="counts", format="D", array=np.ones(10))])]).writeto(path)
+    fits.HDUList(
+        [
+            fits.PrimaryHDU(),
+            fits.BinTableHDU.from_columns(
+                [fits.Column(name="counts", format="D", array=np.ones(10))]
+            ),
+        ]
+    ).writeto(path)
     with pytest.raises(SlitwiseInputError, match="no column 'flux'"):
         read_arc_spectrum(path)
     assert read_arc_spectrum(path, column="counts").shape == (10,)
@@ -161,8 +167,9 @@ def test_real_single_detector_arcs(real, name, hint):
     npix = wave.size
     disp = (wave[-1] - wave[0]) / (npix - 1)
     wcen = float(np.interp((npix - 1) / 2, np.arange(npix), wave))
-    sol = solve_arc(read_arc_spectrum(path), lamps, dispersion=disp * hint[0],
-                    central_wavelength=wcen * hint[1])
+    sol = solve_arc(
+        read_arc_spectrum(path), lamps, dispersion=disp * hint[0], central_wavelength=wcen * hint[1]
+    )
     assert sol.fit is not None
     x = np.arange(npix)
     local = np.gradient(wave)
@@ -184,8 +191,12 @@ def test_mods_five_slits_rms(real):
         spec = np.asarray(s["spec"], float)
         ws = np.asarray(s["wave_soln"], float)
         n = spec.size
-        sol = solve_arc(spec, MODS_LAMPS, dispersion=(ws[-1] - ws[0]) / (n - 1) * 1.05,
-                        central_wavelength=float(np.interp((n - 1) / 2, np.arange(n), ws)) * 0.99)
+        sol = solve_arc(
+            spec,
+            MODS_LAMPS,
+            dispersion=(ws[-1] - ws[0]) / (n - 1) * 1.05,
+            central_wavelength=float(np.interp((n - 1) / 2, np.arange(n), ws)) * 0.99,
+        )
         assert sol.reliable
         assert sol.rms_px <= 0.05
         # Against PypeIt's own identified lines the scatter includes their centroid noise

@@ -32,13 +32,16 @@ def test_ceers_prism_against_msaexp(real):
     ratio = np.median(f[sel] / np.interp(w[sel], mw[mok], mf[mok]))
     # issue 3 target: median flux ratio within 0.93-1.07 over 1-5 um (measured 1.03)
     assert 0.93 < ratio < 1.07, ratio
-    # S/N per sqrt(um) (the two grids differ: 343 vs 501 bins); target 0.95, measured
-    # ~0.83: our fitted profile is wider than msaexp's (Delta chi2 > 100 in favour of the
-    # wider one), see the report of issue 3. Guard against regressions only.
+    # S/N per sqrt(um) (the two grids differ: 343 vs 501 bins); issue target 0.95, measured
+    # 0.865. Not the profile width: imposing msaexp-like narrower profiles lowers both flux
+    # (0.72-0.88) and S/N (0.83-0.84). Our errors are 1.11x the Horne limit from the pipeline
+    # VAR with our best-fit profile (model variance +5 %, nod and residual background); msaexp's
+    # are 0.90x that limit. Dropping the residual background gives 0.97 only by inflating the
+    # flux (ratio 1.13). Guard against regressions at the measured level.
     snr = np.median((f / e / np.sqrt(np.gradient(w)))[sel])
     msel = mok & (mw > 1) & (mw < 5)
     msnr = np.median((mf / me / np.sqrt(np.gradient(mw)))[msel])
-    assert snr / msnr > 0.78, snr / msnr
+    assert snr / msnr > 0.85, snr / msnr
 
 
 def _line(w, f, e, centre):

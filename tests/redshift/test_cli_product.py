@@ -4,9 +4,9 @@ import astropy.units as u
 import numpy as np
 import pytest
 from astropy.table import QTable
+from tests.redshift._helpers import load_bench
 
 from slitwise.errors import SlitwiseInputError
-from tests.redshift._helpers import load_bench
 
 
 def _parser():

@@ -68,8 +68,10 @@ def test_find_minima_distinct_and_refine():
 def test_pz_normalised_and_zconf_is_grid_independent():
     # Gaussian p(z) with sigma 0.02 around 3.0: ZCONF(|dz| <= 0.03) = erf(1.5 / sqrt 2)
     truth = erf(0.03 / 0.02 / np.sqrt(2))
-    for grid in (np.linspace(2.5, 3.5, 2001), np.sort(np.r_[np.linspace(2.5, 3.5, 201),
-                                                         np.linspace(2.95, 3.05, 333)])):
+    for grid in (
+        np.linspace(2.5, 3.5, 2001),
+        np.sort(np.r_[np.linspace(2.5, 3.5, 201), np.linspace(2.95, 3.05, 333)]),
+    ):
         chi2 = ((grid - 3.0) / 0.02) ** 2
         p = pz_from_chi2(grid, chi2)
         assert integrate_piecewise_linear(grid, p, grid[0], grid[-1]) == pytest.approx(1.0)

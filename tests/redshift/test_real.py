@@ -14,15 +14,12 @@ pytestmark = pytest.mark.realdata
 
 CASES = [
     ("msaexp-pypi-0.9.19/derived/nirspec_prism-clear_1345_933.spec.fits", 4.2341, {}),
-    ("nirspec-mos-jwebinar-smacs0723/jw02736-o007_s06355_nirspec_f290lp-g395m_x1d.fits",
-     7.665, {}),
+    ("nirspec-mos-jwebinar-smacs0723/jw02736-o007_s06355_nirspec_f290lp-g395m_x1d.fits", 7.665, {}),
     # LEGA-C: zmax lowered to keep the test fast (the default range is checked by
     # benchmarks/bench_zfit_real.py); R = 2500 comes from the SPEC_RES keyword.
     ("ppxf-legac/legac_M19_56670_v3.0.fits", 0.6686, {"zmax": 1.5}),
-    ("dja-nirspec-wavecal/calib_prism-clear_iras-05248-7007_s200a1.v1.spec.fits.gz",
-     0.000984, {}),
-    ("dja-nirspec-wavecal/calib_g395m-f290lp_iras-05248-7007_s200a1.v1.spec.fits.gz",
-     0.000984, {}),
+    ("dja-nirspec-wavecal/calib_prism-clear_iras-05248-7007_s200a1.v1.spec.fits.gz", 0.000984, {}),
+    ("dja-nirspec-wavecal/calib_g395m-f290lp_iras-05248-7007_s200a1.v1.spec.fits.gz", 0.000984, {}),
 ]
 
 

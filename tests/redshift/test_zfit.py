@@ -1,11 +1,11 @@
 import astropy.units as u
 import numpy as np
 import pytest
+from tests.redshift._helpers import bench_spectrum, load_bench
 
 from slitwise.errors import SlitwiseInputError
 from slitwise.redshift import ZWarn, zfit
 from slitwise.spectra import Spectrum1D
-from tests.redshift._helpers import bench_spectrum, load_bench
 
 # Benchmark rows at S/N 10 (100-149) and 30 (150-199): a spread of redshifts, including the
 # z > 11 line-dominated ones (111, 159) that need the screening stage, and dusty z ~ 3.5
@@ -94,3 +94,10 @@ def test_pure_noise_is_flagged_not_secure():
     res = zfit(s, zmin=0, zmax=20, resolution=100.0)
     # nothing to fit: the model stays (near) zero and the result must not look secure
     assert res.zqual <= 1 or res.zwarn & (ZWarn.ZERO_COEFFS | ZWarn.LOW_ZCONF)
+
+
+def test_air_to_vacuum():
+    from slitwise.redshift.zfit import air_to_vacuum
+
+    # Halpha: 6562.80 A in air is 6564.61 A in vacuum (NIST); tolerance 0.02 A
+    assert air_to_vacuum(np.array([6562.80]))[0] == pytest.approx(6564.61, abs=0.02)

@@ -26,6 +26,7 @@ from slitwise.spectra.slitlet import SlitletExposure
 __all__ = [
     "source_shutter_index",
     "configured_stuck_exposures",
+    "closed_in_patterns",
     "detect_missing_source",
     "shutter_label",
 ]
@@ -49,6 +50,21 @@ def shutter_label(shutter_state: str, stuck: set[int]) -> str:
     return "".join(chars)
 
 
+def closed_in_patterns(exposures: list[SlitletExposure]) -> set[int]:
+    """1-based shutters shown closed (``0``) in the pattern of any exposure of a nod group.
+
+    The nods of a group use one MSA configuration and the patterns list the same physical
+    shutters in the same order (only the ``x`` moves), so a shutter closed in one exposure's
+    pattern is closed in all of them -- including the exposure whose own source shutter it is,
+    whose pattern shows ``x`` there.
+    """
+    patterns = [str(e.shutter_state).strip().lower() for e in exposures]
+    lengths = {len(p) for p in patterns if p}
+    if len(lengths) != 1:
+        return set()
+    return {k + 1 for p in patterns for k, c in enumerate(p) if c == "0"}
+
+
 def configured_stuck_exposures(
     exposures: list[SlitletExposure], stuck_shutters: dict[int, tuple[int, ...]] | None = None
 ) -> dict[int, set[int]]:
@@ -68,17 +84,20 @@ def configured_stuck_exposures(
         stuck, either from configuration or marked ``0`` in the pattern, appear).
     """
     stuck_shutters = stuck_shutters or {}
+    closed = closed_in_patterns(exposures)
     out: dict[int, set[int]] = {}
     for i, exp in enumerate(exposures):
         k = source_shutter_index(exp.shutter_state)
-        listed = set(stuck_shutters.get(i, ()))
+        listed = set(stuck_shutters.get(i, ())) | closed
         if k is not None and k in listed:
             out[i] = listed
-            log.warning(
-                "%s: source shutter %d is listed as stuck closed; exposure not extracted",
-                exp.meta.get("filename", f"exposure {i}"),
-                k,
+            how = "listed as stuck" if k in set(stuck_shutters.get(i, ())) else (
+                "closed in the shutter pattern of another nod"
             )
+            log.warning(
+                "%s: source shutter %d is %s; exposure not extracted",
+                exp.meta.get("filename", f"exposure {i}"), k, how,
+            )  # fmt: skip
     return out
 
 

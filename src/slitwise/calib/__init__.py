@@ -18,8 +18,8 @@ Modules: :mod:`~slitwise.calib.linelists` (lamp catalogues), :mod:`~slitwise.cal
 from slitwise.calib.linelists import available_lamps, load_line_list
 from slitwise.calib.wavecal import (
     PixelFlag,
-    WaveQuality,
     WavelengthSolution,
+    WaveQuality,
     read_solution,
     solve_arc,
     write_solution,

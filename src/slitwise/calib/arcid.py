@@ -147,8 +147,9 @@ def _edge_predictor(p_id: np.ndarray, w_id: np.ndarray, side: int, npix: int) ->
     pe, we = p_id[edge], w_id[edge]
     disp = (we.max() - we.min()) / max(pe.max() - pe.min(), 1.0)
     order = 2 if pe.size >= 6 else 1
-    fit, _ = robust_polyfit(pe, we, order, npix, scale=1.0 / disp, nsigma=3.0, floor=0.2,
-                            max_reject=0.25)
+    fit, _ = robust_polyfit(
+        pe, we, order, npix, scale=1.0 / disp, nsigma=3.0, floor=0.2, max_reject=0.25
+    )
     return fit
 
 
@@ -192,8 +193,10 @@ def _grow(
     if rms > 2.5 * tol_px:
         return None
     used_cat = set(cat)
-    nxt = {-1: int(np.searchsorted(pixels, p_id.min())) - 1,
-           1: int(np.searchsorted(pixels, p_id.max(), side="right"))}
+    nxt = {
+        -1: int(np.searchsorted(pixels, p_id.min())) - 1,
+        1: int(np.searchsorted(pixels, p_id.max(), side="right")),
+    }
     predictors: dict[int, PolyFit] = {}
     while nxt[-1] >= 0 or nxt[1] < pixels.size:
         lo, hi = p_id.min(), p_id.max()
@@ -216,13 +219,20 @@ def _grow(
         frac = dist / span
         tol = max(tol_px, 3.0 * rms) * (1.0 + frac + 2.0 * frac**2)
         if d1 / deriv > tol or d2 / deriv < tol or c in used_cat:
-            log.debug("grow: skip %.1f (d1 %.2f d2 %.2f tol %.2f px)", pixels[k], d1 / deriv,
-                      d2 / deriv, tol)
+            log.debug(
+                "grow: skip %.1f (d1 %.2f d2 %.2f tol %.2f px)",
+                pixels[k],
+                d1 / deriv,
+                d2 / deriv,
+                tol,
+            )
             continue
         new_p = np.append(p_id, pixels[k])
         new_w = np.append(w_id, catalog[c])
-        base = max(fit.order, choose_order((new_p.max() - new_p.min()) / npix, new_p.size,
-                                           max_order=max_order))
+        base = max(
+            fit.order,
+            choose_order((new_p.max() - new_p.min()) / npix, new_p.size, max_order=max_order),
+        )
         accepted = None
         new_rms = np.nan
         for order in (base, base + 1):
@@ -244,8 +254,13 @@ def _grow(
         if accepted is None:
             log.debug("grow: skip %.1f (fit degrades: rms %.3f -> %.3f)", pixels[k], rms, new_rms)
             continue
-        log.debug("grow: add %.1f -> %.3f (rms %.3f, %d dropped)", pixels[k], catalog[c],
-                  accepted[1], (~accepted[2]).sum())
+        log.debug(
+            "grow: add %.1f -> %.3f (rms %.3f, %d dropped)",
+            pixels[k],
+            catalog[c],
+            accepted[1],
+            (~accepted[2]).sum(),
+        )
         used = accepted[2]
         det = [d for d, u in zip(det + [int(k)], used, strict=True) if u]
         cat = [cc for cc, u in zip(cat + [int(c)], used, strict=True) if u]
@@ -403,8 +418,9 @@ def identify_arc_lines(
                 continue
             grown.append(_Lookup(res[0], res[1]))
             grown_rms = _rms_px(res[2], pixels[res[0]], catalog[res[1]])
-            det, cat, fit, resid = _refine(res[2], pixels, catalog, npix,
-                                           tol_px=max(tol, 3.0 * grown_rms), max_order=max_order)
+            det, cat, fit, resid = _refine(
+                res[2], pixels, catalog, npix, tol_px=max(tol, 3.0 * grown_rms), max_order=max_order
+            )
             if det.size < 4 or not _consistent_with_hints(
                 fit, npix, dispersion, central_wavelength, dispersion_tol, wavelength_tol
             ):
@@ -604,8 +620,9 @@ def _chain_core(
     order = choose_order((p.max() - p.min()) / npix, det.size, max_order=min(max_order, 4))
     disp = (catalog[cat[-1]] - catalog[cat[0]]) / max(p[-1] - p[0], 1.0)
     order = max(order, min(3, (det.size - 2) // 3))
-    _, used = robust_polyfit(p, catalog[cat], order, npix, scale=1.0 / disp, nsigma=3.0,
-                             floor=0.3, max_reject=0.5)
+    _, used = robust_polyfit(
+        p, catalog[cat], order, npix, scale=1.0 / disp, nsigma=3.0, floor=0.3, max_reject=0.5
+    )
     det, cat, p = det[used], cat[used], p[used]
     margin = 0.5 * (1 - keep_fraction) * (p.max() - p.min())
     inner = (p >= p.min() + margin) & (p <= p.max() - margin)

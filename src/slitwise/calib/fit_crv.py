@@ -74,8 +74,9 @@ def _edge_crossings(profile: np.ndarray, level: float) -> tuple[np.ndarray, np.n
     return interp(rise), interp(fall)
 
 
-def find_slit_spans(flat: np.ndarray, *, band: int = 41, d: float | None = None,
-                    min_length: float = 5.0) -> list[SlitSpan]:
+def find_slit_spans(
+    flat: np.ndarray, *, band: int = 41, d: float | None = None, min_length: float = 5.0
+) -> list[SlitSpan]:
     """Slits crossing dispersion column ``d`` (default the centre), from a flat.
 
     The spatial profile (median over ``band`` columns) is cut at half the level of the
@@ -133,8 +134,10 @@ def trace_slit_edges(
             if inner.size == 0:
                 break
             plateau = np.median(inner)
-            bg = min(np.min(col[max(0, a - 3) : a + 3]) if a > 0 else seg[0],
-                     np.min(col[b - 3 : min(ns, b + 3)]) if b < ns else seg[-1])
+            bg = min(
+                np.min(col[max(0, a - 3) : a + 3]) if a > 0 else seg[0],
+                np.min(col[b - 3 : min(ns, b + 3)]) if b < ns else seg[-1],
+            )
             if plateau - bg < 10 * np.sqrt(max(plateau, 1.0)) ** 0.5 or plateau <= bg:
                 misses += 1
                 if misses > 2:
@@ -214,8 +217,9 @@ def fit_curvature(
             break
         keep = new
     n = (dx + 1) * (dy + 1)
-    polys = tuple(Poly2D(coef[k * n : (k + 1) * n].reshape(dx + 1, dy + 1), scale)
-                  for k in range(order))
+    polys = tuple(
+        Poly2D(coef[k * n : (k + 1) * n].reshape(dx + 1, dy + 1), scale) for k in range(order)
+    )
     rms = float(np.sqrt(np.mean(resid[keep] ** 2)))
     log.info("CRV fit: %d points, %d rejected, rms %.3f px", z.size, int((~keep).sum()), rms)
     return CurvatureModel(polys, float(delta_scale)), rms

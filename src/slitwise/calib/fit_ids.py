@@ -18,10 +18,17 @@ from scipy import ndimage, signal
 from slitwise.calib.arcid import match_to_catalog
 from slitwise.calib.linedetect import detect_lines
 from slitwise.calib.models import DispersionModel, Poly2D
-from slitwise.calib.wavecal import WavelengthSolution
 from slitwise.calib.wavefit import PolyFit, robust_polyfit
 
-__all__ = ["extract_along", "reidentify", "LineSample", "fit_dispersion", "xcorr_shift"]
+__all__ = [
+    "extract_along",
+    "reidentify",
+    "shifted_guess",
+    "GridGuess",
+    "LineSample",
+    "fit_dispersion",
+    "xcorr_shift",
+]
 
 log = logging.getLogger(__name__)
 
@@ -72,45 +79,73 @@ def xcorr_shift(reference: np.ndarray, flux: np.ndarray, *, max_shift: int = 200
     return float(lags[k] + frac)
 
 
+class GridGuess:
+    """A pixel -> wavelength guess tabulated on a pixel grid (interpolated, with derivative)."""
+
+    def __init__(self, pixels: np.ndarray, waves: np.ndarray):
+        self.pixels = np.asarray(pixels, float)
+        self.waves = np.asarray(waves, float)
+        self._deriv = np.gradient(self.waves, self.pixels)
+
+    def __call__(self, p):
+        return np.interp(p, self.pixels, self.waves)
+
+    def derivative(self, p):
+        return np.interp(p, self.pixels, self._deriv)
+
+
+def shifted_guess(
+    reference: PolyFit, reference_flux: np.ndarray, flux: np.ndarray, *, max_shift: int
+) -> GridGuess:
+    """Reference solution mapped onto ``flux`` by cross-correlating its two halves.
+
+    Two shifts (left and right half) give a linear pixel mapping, which absorbs a small
+    difference of dispersion between the two spectra as well as their offset.
+    """
+    n = flux.size
+    half = n // 2
+    s_left = xcorr_shift(reference_flux[:half], flux[:half], max_shift=max_shift)
+    s_right = xcorr_shift(reference_flux[half:], flux[half:], max_shift=max_shift)
+    s_all = xcorr_shift(reference_flux, flux, max_shift=max_shift)
+    # Trust the two-half estimate only when it agrees with the global one.
+    if abs(0.5 * (s_left + s_right) - s_all) > 3.0:
+        s_left = s_right = s_all
+    c_left, c_right = 0.25 * n, 0.75 * n
+    p = np.arange(n, dtype=float)
+    shift = s_left + (s_right - s_left) * (p - c_left) / (c_right - c_left)
+    return GridGuess(p, reference(p - shift))
+
+
 def reidentify(
     flux: np.ndarray,
-    reference: WavelengthSolution,
+    guess,
     catalog: np.ndarray,
     *,
-    shift: float,
+    order: int,
     tol_px: float = 1.0,
-    order: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray, PolyFit] | None:
-    """Identify lines of ``flux`` from a reference solution shifted by ``shift`` pixels.
+    """Identify the lines of ``flux`` from a pixel -> wavelength guess.
+
+    ``guess`` has ``__call__(pixel)`` and ``derivative(pixel)`` (a :class:`PolyFit` or
+    :class:`GridGuess`). Lines are matched to the nearest catalogue line within a tolerance
+    that shrinks over three passes, each followed by a robust polynomial fit.
 
     Returns ``(pixels, wavelengths, fit)`` of the identified lines, or None.
     """
-    if reference.fit is None:
-        return None
     lines = detect_lines(flux, max_lines=150)
     if len(lines) < 4:
         return None
-    ref = reference.fit
     npix = flux.size
-    order = ref.order if order is None else order
-    guess = PolyFit(coeffs=ref.coeffs, npix=ref.npix)
-
-    class _Shifted:
-        def __call__(self, p):
-            return guess(np.asarray(p) - shift)
-
-        def derivative(self, p):
-            return guess.derivative(np.asarray(p) - shift)
-
-    fit = _Shifted()
+    fit = guess
     det = cat = None
     for tol in (tol_px, 0.6 * tol_px, 0.5 * tol_px):
         d_idx, c_idx = match_to_catalog(fit, lines.pixel, catalog, tol)
         if d_idx.size < order + 3:
             return None
         p, w = lines.pixel[d_idx], catalog[c_idx]
-        fit, used = robust_polyfit(p, w, order, npix, scale=1.0 / np.abs(fit.derivative(p)),
-                                   nsigma=3.0, floor=0.1)
+        fit, used = robust_polyfit(
+            p, w, order, npix, scale=1.0 / np.abs(fit.derivative(p)), nsigma=3.0, floor=0.1
+        )
         det, cat = d_idx[used], c_idx[used]
     return lines.pixel[det], catalog[cat], fit
 
@@ -168,8 +203,9 @@ def fit_dispersion(
             break
         keep = new
     n = (dx + 1) * (dy + 1)
-    polys = tuple(Poly2D(coef[k * n : (k + 1) * n].reshape(dx + 1, dy + 1), scale)
-                  for k in range(order + 1))
+    polys = tuple(
+        Poly2D(coef[k * n : (k + 1) * n].reshape(dx + 1, dy + 1), scale) for k in range(order + 1)
+    )
     per_slit = {
         int(i): float(np.sqrt(np.mean(resid[keep & (ids == i)] ** 2)))
         for i in np.unique(ids)
@@ -177,6 +213,7 @@ def fit_dispersion(
     }
     rms = float(np.sqrt(np.mean(resid[keep] ** 2)))
     log.info("IDS fit: %d lines, %d rejected, rms %.3f px", delta.size, int((~keep).sum()), rms)
-    model = DispersionModel(polys, reference_wavelength=float(reference_wavelength),
-                            wave_scale=float(wave_scale))
+    model = DispersionModel(
+        polys, reference_wavelength=float(reference_wavelength), wave_scale=float(wave_scale)
+    )
     return model, per_slit, rms

@@ -3,9 +3,9 @@
 The association between slits seen on the detector and slits of the mask must survive an
 unknown shift, scale and rotation of the first-guess model: detected slit centres (across
 dispersion) are matched to predicted ones by voting over similarity transforms defined by
-pairs of neighbouring slits (both orientations, for mirrored optics), then every pair within a
-tolerance is accepted one-to-one. The polynomial fit of the reference positions then rejects
-outliers iteratively.
+pairs of neighbouring slits (same orientation as the first guess, which carries any declared
+mirroring), then every pair within a tolerance is accepted one-to-one. The polynomial fit of
+the reference positions then rejects outliers iteratively.
 """
 
 from __future__ import annotations
@@ -56,17 +56,26 @@ def match_slits(
     pred_len = np.abs(predicted_hi - predicted_lo)
     order_d = np.argsort(det_c)
     order_p = np.argsort(pred_c)
+    if det_c.size == 1 or pred_c.size == 1:
+        # One slit (a long slit): the pair with the best length agreement, if plausible.
+        ratio = det_len[None, :] / np.maximum(pred_len[:, None], 1e-9)
+        ok = (ratio >= scale_range[0]) & (ratio <= scale_range[1])
+        cost = np.where(ok, np.abs(np.log(ratio)), np.inf)
+        p, q = np.unravel_index(np.argmin(cost), cost.shape)
+        return {int(p): int(q)} if np.isfinite(cost[p, q]) else {}
     best: tuple[int, float, float, dict[int, int]] | None = None
     for i in range(len(order_d) - 1):
         di, dj = order_d[i], order_d[i + 1]
-        for pj_list in (order_p, order_p[::-1]):
+        # Mirrored optics are declared in the first guess (flip_x / flip_y), so the unknown
+        # transform keeps the orientation: a regular mask would otherwise match reversed.
+        for pj_list in (order_p,):
             for k in range(len(pj_list) - 1):
                 pi, pk = pj_list[k], pj_list[k + 1]
                 dp = pred_c[pk] - pred_c[pi]
                 if dp == 0:
                     continue
                 a = (det_c[dj] - det_c[di]) / dp
-                if not scale_range[0] <= abs(a) <= scale_range[1]:
+                if not scale_range[0] <= a <= scale_range[1]:
                     continue
                 b = det_c[di] - a * pred_c[pi]
                 mapped = a * pred_c + b
@@ -100,38 +109,56 @@ def _one_to_one(cost: np.ndarray, tol: float) -> dict[int, int]:
     return pairs
 
 
-def fit_optical(
-    x: np.ndarray,
-    y: np.ndarray,
-    d: np.ndarray,
-    s: np.ndarray,
-    *,
-    degrees: tuple[int, int] = (2, 2),
-    scale: float = 100.0,
-    nsigma: float = 4.0,
-    floor: float = 0.3,
-) -> tuple[OpticalModel, np.ndarray, float]:
-    """Fit OPT ``(X, Y) -> (d, s)`` with iterative rejection.
-
-    Returns
-    -------
-    model : OpticalModel
-    used : ndarray of bool
-        Points kept.
-    rms : float
-        RMS of the kept residuals (pixels, both axes).
-    """
-    x, y, d, s = (np.asarray(v, float) for v in (x, y, d, s))
-    used = np.isfinite(d) & np.isfinite(s)
-    for _ in range(10):
-        pd = Poly2D.fit(x[used], y[used], d[used], degrees, scale=scale)
-        ps = Poly2D.fit(x[used], y[used], s[used], degrees, scale=scale)
-        resid = np.hypot(d - pd(x, y), s - ps(x, y))
+def _robust_poly2d(x, y, z, degrees, scale, nsigma, floor):
+    used = np.isfinite(z)
+    for _ in range(20):
+        poly = Poly2D.fit(x[used], y[used], z[used], degrees, scale=scale)
+        resid = np.abs(z - poly(x, y))
         sigma = 1.4826 * np.median(resid[used])
         bad = used & (resid > max(nsigma * sigma, floor))
         if not bad.any() or used.sum() - 1 <= (degrees[0] + 1) * (degrees[1] + 1):
             break
         used[np.argmax(np.where(bad, resid, -np.inf))] = False
-    rms = float(np.sqrt(np.mean(resid[used] ** 2)))
-    log.info("OPT fit: %d points, %d rejected, rms %.3f px", used.size, int((~used).sum()), rms)
-    return OpticalModel(pd, ps), used, rms
+    return poly, used, resid
+
+
+def fit_optical(
+    d_points: tuple[np.ndarray, np.ndarray, np.ndarray],
+    s_points: tuple[np.ndarray, np.ndarray, np.ndarray],
+    *,
+    degrees: tuple[int, int] = (2, 2),
+    scale: float = 100.0,
+    nsigma: float = 4.0,
+    floor: float = 0.3,
+) -> tuple[OpticalModel, float]:
+    """Fit OPT ``(X, Y) -> (d, s)`` with iterative rejection, each axis from its own points.
+
+    Parameters
+    ----------
+    d_points : (X, Y, d)
+        Mask points (mm) and measured dispersion positions of the reference wavelength
+        (from the arc, at any slit position).
+    s_points : (X, Y, s)
+        Mask points and measured spatial positions (from the flat: slit edges only, since a
+        uniformly lit slit shows where its ends fall, not where its interior points do).
+
+    Returns
+    -------
+    model : OpticalModel
+    rms : float
+        RMS of the kept residuals (pixels, both axes together).
+    """
+    xd, yd, d = (np.asarray(v, float) for v in d_points)
+    xs, ys, s = (np.asarray(v, float) for v in s_points)
+    pd, used_d, rd = _robust_poly2d(xd, yd, d, degrees, scale, nsigma, floor)
+    ps, used_s, rs = _robust_poly2d(xs, ys, s, degrees, scale, nsigma, floor)
+    resid = np.concatenate([rd[used_d], rs[used_s]])
+    rms = float(np.sqrt(np.mean(resid**2)))
+    log.info(
+        "OPT fit: %d + %d points, %d rejected, rms %.3f px",
+        d.size,
+        s.size,
+        int((~used_d).sum() + (~used_s).sum()),
+        rms,
+    )
+    return OpticalModel(pd, ps), rms

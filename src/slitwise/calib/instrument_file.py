@@ -171,8 +171,11 @@ def _parse(value: str, kind, where: str):
         if kind == "hdu":
             return int(value) if value.lstrip("-").isdigit() else value
     except ValueError:
-        expected = {float: "a number", "pair": "two integers 'NX NY'",
-                    "range": "two numbers 'MIN MAX'"}.get(kind, "a value")
+        expected = {
+            float: "a number",
+            "pair": "two integers 'NX NY'",
+            "range": "two numbers 'MIN MAX'",
+        }.get(kind, "a value")
         raise input_error(where, f"expected {expected}, got '{value}'") from None
     raise AssertionError(kind)  # pragma: no cover
 
@@ -198,15 +201,19 @@ def read_instrument(path: str | os.PathLike) -> InstrumentConfig:
         raise input_error(path, "missing section [instrument]")
     for section in parser.sections():
         if section not in ("instrument", "optional"):
-            raise input_error(f"{path}[{section}]", "unknown section; expected [instrument] "
-                              "and optionally [optional]")
+            raise input_error(
+                f"{path}[{section}]",
+                "unknown section; expected [instrument] and optionally [optional]",
+            )
     sec = parser["instrument"]
     values: dict = {}
     allowed = set(_REQUIRED) | set(_OPTIONAL_INSTRUMENT)
     for key in sec:
         if key not in allowed:
-            raise input_error(f"{path}[instrument].{key}", f"unknown key; expected one of "
-                              f"{', '.join(sorted(allowed))}")
+            raise input_error(
+                f"{path}[instrument].{key}",
+                f"unknown key; expected one of {', '.join(sorted(allowed))}",
+            )
     for key, kind in {**_REQUIRED, **_OPTIONAL_INSTRUMENT}.items():
         where = f"{path}[instrument].{key}"
         if key not in sec:
@@ -218,13 +225,16 @@ def read_instrument(path: str | os.PathLike) -> InstrumentConfig:
         opt = parser["optional"]
         for key in opt:
             if key not in _OPTIONAL:
-                raise input_error(f"{path}[optional].{key}", "unknown key; expected lamps or "
-                                  "wavelength_range")
+                raise input_error(
+                    f"{path}[optional].{key}", "unknown key; expected lamps or wavelength_range"
+                )
             values[key] = _parse(opt[key], _OPTIONAL[key], f"{path}[optional].{key}")
     direction = values["dispersion_direction"].upper()
     if direction not in DISPERSION_DIRECTIONS:
-        raise input_error(f"{path}[instrument].dispersion_direction",
-                          f"expected one of LR, RL, BU, UB, got '{values['dispersion_direction']}'")
+        raise input_error(
+            f"{path}[instrument].dispersion_direction",
+            f"expected one of LR, RL, BU, UB, got '{values['dispersion_direction']}'",
+        )
     for key in ("pixel_scale", "focal_plane_scale", "linear_dispersion", "reference_wavelength"):
         if values[key] <= 0:
             raise input_error(f"{path}[instrument].{key}", f"must be positive, got {values[key]}")
@@ -254,8 +264,9 @@ def write_instrument(config: InstrumentConfig, path: str | os.PathLike) -> Path:
         if config.lamps:
             lines.append(f"lamps = {config.lamps}")
         if config.wavelength_range:
-            lines.append(f"wavelength_range = {config.wavelength_range[0]!r} "
-                         f"{config.wavelength_range[1]!r}")
+            lines.append(
+                f"wavelength_range = {config.wavelength_range[0]!r} {config.wavelength_range[1]!r}"
+            )
     with atomic_path(path) as tmp:
         tmp.write_text("\n".join(lines) + "\n")
     return Path(path)

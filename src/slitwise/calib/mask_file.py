@@ -114,8 +114,11 @@ def read_mask(path: str | os.PathLike) -> Mask:
             continue
         where = f"{path}:{lineno}"
         if len(cells) != len(MASK_COLUMNS):
-            raise input_error(where, f"expected {len(MASK_COLUMNS)} columns "
-                              f"({' '.join(MASK_COLUMNS)}), got {len(cells)}")
+            raise input_error(
+                where,
+                f"expected {len(MASK_COLUMNS)} columns "
+                f"({' '.join(MASK_COLUMNS)}), got {len(cells)}",
+            )
         try:
             slit_id = int(cells[0])
         except ValueError:

@@ -64,8 +64,9 @@ class Poly2D:
         return self.coeffs.shape[0] - 1, self.coeffs.shape[1] - 1
 
     def __call__(self, x: np.ndarray | float, y: np.ndarray | float) -> np.ndarray:
-        return P.polyval2d(np.asarray(x, float) / self.scale, np.asarray(y, float) / self.scale,
-                           self.coeffs)
+        return P.polyval2d(
+            np.asarray(x, float) / self.scale, np.asarray(y, float) / self.scale, self.coeffs
+        )
 
     @classmethod
     def fit(
@@ -251,7 +252,7 @@ def save_model(model: SpectrographModel, path: str | os.PathLike) -> Path:
         instrument: {name, pixel_scale, focal_plane_scale, nx, ny, dispersion_direction,
                      linear_dispersion, reference_wavelength, data_hdu, lamps, wavelength_range}
         nsplit: 1
-        opt: {d: {scale, coeffs}, s: {scale, coeffs}}        # coeffs[i][j] of (X/scale)^i (Y/scale)^j
+        opt: {d: {scale, coeffs}, s: {scale, coeffs}}  # coeffs[i][j]: (X/scale)^i (Y/scale)^j
         crv: {delta_scale: D, coeffs: [{scale, coeffs}, ...]}  # k = 1..K
         ids: {reference_wavelength: L0, wave_scale: L, coeffs: [{scale, coeffs}, ...]}  # k = 0..K
     """
@@ -308,15 +309,20 @@ def load_model(path: str | os.PathLike) -> SpectrographModel:
         Poly2D.from_dict(data["opt"]["s"], f"{path}:opt.s"),
     )
     crv = CurvatureModel(
-        coeffs=tuple(Poly2D.from_dict(c, f"{path}:crv.coeffs[{k}]")
-                     for k, c in enumerate(data["crv"]["coeffs"])),
+        coeffs=tuple(
+            Poly2D.from_dict(c, f"{path}:crv.coeffs[{k}]")
+            for k, c in enumerate(data["crv"]["coeffs"])
+        ),
         delta_scale=float(data["crv"]["delta_scale"]),
     )
     ids = DispersionModel(
-        coeffs=tuple(Poly2D.from_dict(c, f"{path}:ids.coeffs[{k}]")
-                     for k, c in enumerate(data["ids"]["coeffs"])),
+        coeffs=tuple(
+            Poly2D.from_dict(c, f"{path}:ids.coeffs[{k}]")
+            for k, c in enumerate(data["ids"]["coeffs"])
+        ),
         reference_wavelength=float(data["ids"]["reference_wavelength"]),
         wave_scale=float(data["ids"]["wave_scale"]),
     )
-    return SpectrographModel(config=config, opt=opt, crv=crv, ids=ids,
-                             nsplit=int(data.get("nsplit", 1)))
+    return SpectrographModel(
+        config=config, opt=opt, crv=crv, ids=ids, nsplit=int(data.get("nsplit", 1))
+    )

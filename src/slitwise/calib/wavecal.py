@@ -17,8 +17,9 @@ flag                      bit  meaning
 ========================  ===  ==============================================================
 
 A solution is *reliable* when none of ``FEW_LINES``, ``HIGH_RMS``, ``AMBIGUOUS``,
-``EDGE_UNSTABLE`` and ``NO_SOLUTION`` is set. Per pixel, :meth:`WavelengthSolution.pixel_flags` marks extrapolation
-beyond the outermost identified lines (bit 0) and pixels inside a large gap (bit 1).
+``EDGE_UNSTABLE`` and ``NO_SOLUTION`` is set. Per pixel,
+:meth:`WavelengthSolution.pixel_flags` marks extrapolation beyond the outermost identified
+lines (bit 0) and pixels inside a large gap (bit 1).
 """
 
 from __future__ import annotations
@@ -299,8 +300,9 @@ def solve_arc(
         ions = np.asarray(table["ion"])
     lines = detect_lines(work, nsigma=nsigma, max_lines=max_lines)
     if len(lines) < 4 or cat_wave.size < 4:
-        log.warning("arc: %d lines detected, %d catalogue lines: no solution", len(lines),
-                    cat_wave.size)
+        log.warning(
+            "arc: %d lines detected, %d catalogue lines: no solution", len(lines), cat_wave.size
+        )
         return _no_solution(npix, lines)
     match = identify_arc_lines(
         lines.pixel,
@@ -329,16 +331,20 @@ def solve_arc(
         floor=final_floor,
         max_reject=0.2,
     )
-    quality, rms = _assess(fit, pix[used], wav[used], npix, match.alternatives, match.score,
-                           min_lines=min_lines)
+    quality, rms = _assess(
+        fit, pix[used], wav[used], npix, match.alternatives, match.score, min_lines=min_lines
+    )
     line_ion = ions[match.cat_index]
     if flipped:
         pix = (npix - 1) - pix
         fit = _flip_fit(fit)
-        lines = dataclasses.replace(lines, pixel=(npix - 1) - lines.pixel[::-1],
-                                    amplitude=lines.amplitude[::-1],
-                                    significance=lines.significance[::-1],
-                                    width=lines.width[::-1])
+        lines = dataclasses.replace(
+            lines,
+            pixel=(npix - 1) - lines.pixel[::-1],
+            amplitude=lines.amplitude[::-1],
+            significance=lines.significance[::-1],
+            width=lines.width[::-1],
+        )
         order = np.argsort(pix)
         pix, wav, line_ion, used = pix[order], wav[order], line_ion[order], used[order]
     sol = WavelengthSolution(
@@ -432,8 +438,10 @@ def write_solution(solution: WavelengthSolution, path: str | os.PathLike) -> Pat
     prim["WCQNAMES"] = (",".join(solution.quality_names()) or "OK", "quality bits set")
     prim["WCRELIAB"] = (solution.reliable, "no critical quality bit set")
     prim["WCNLINES"] = (solution.n_lines, "identified lines used")
-    prim["WCRMS"] = (float(solution.rms_px) if np.isfinite(solution.rms_px) else -1.0,
-                     "[pix] rms of line residuals")
+    prim["WCRMS"] = (
+        float(solution.rms_px) if np.isfinite(solution.rms_px) else -1.0,
+        "[pix] rms of line residuals",
+    )
     prim["WCNPIX"] = (solution.npix, "pixels along dispersion")
     pix = np.arange(solution.npix, dtype=float)
     if solution.fit is not None:

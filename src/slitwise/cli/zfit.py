@@ -86,11 +86,15 @@ def add_parser(sub):
         "--resolution", type=float, default=None, help="constant R when the file has none"
     )
     p.add_argument(
-        "--igm", choices=("inoue14", "inoue14+damping", "none"), default="inoue14",
+        "--igm",
+        choices=("inoue14", "inoue14+damping", "none"),
+        default="inoue14",
         help="IGM model (default inoue14)",
     )
     p.add_argument(
-        "--error-floor", type=float, default=0.0,
+        "--error-floor",
+        type=float,
+        default=0.0,
         help="fraction of |flux| added to errors in quadrature (default 0)",
     )
     p.add_argument("--no-plot", action="store_true", help="do not write PNG figures")

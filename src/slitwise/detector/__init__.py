@@ -17,6 +17,7 @@ from slitwise.detector.clean import (
 )
 from slitwise.detector.frames import RateFrame, read_rate_frame, write_rate_frame
 from slitwise.detector.pedestal import picture_frame_template, read_pedestal_template
+from slitwise.detector.plot import plot_clean
 from slitwise.detector.traces import (
     FIXED_SLIT_ROWS,
     TRACE_COLUMNS,
@@ -37,6 +38,7 @@ __all__ = [
     "RateFrame",
     "read_rate_frame",
     "write_rate_frame",
+    "plot_clean",
     "picture_frame_template",
     "read_pedestal_template",
     "FIXED_SLIT_ROWS",

@@ -5,15 +5,28 @@ pixels; boxes with more than ``exclude_percentile`` percent masked pixels are le
 filled from their neighbours; the low-resolution map is median-filtered over
 ``filter_size`` boxes and resized to the frame with ``scipy.ndimage.zoom`` (cubic spline,
 photutils' zoom interpolation).
+
+Speed: photutils filters the box map with a per-element ``generic_filter`` and zooms with a
+2-D spline; here Background2D supplies the sigma-clipped box map (with excluded boxes filled
+by photutils), which is median-filtered over ``filter_size`` boxes (NaN-padded edges, as
+photutils does) in one vectorised call and resized
+with the same cubic-spline zoom (``order=3, mode='reflect', grid_mode=True``, clipped to the
+map's range) applied as two small matrices, one per axis. The result equals
+``Background2D(..., filter_size=filter_size).background`` to rounding (tested) at about a
+third of the cost.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 
 import numpy as np
+from scipy import ndimage
 
-__all__ = ["fit_background2d"]
+from slitwise.detector.stats import nanmedian
+
+__all__ = ["fit_background2d", "zoom_mesh"]
 
 log = logging.getLogger(__name__)
 
@@ -58,18 +71,53 @@ def fit_background2d(
         return np.zeros(resid.shape)
     data = np.where(bad, 0.0, resid)
     fs = (filter_size, filter_size) if np.ndim(filter_size) == 0 else tuple(filter_size)
+    bs = (box_size, box_size) if np.ndim(box_size) == 0 else tuple(box_size)
     try:
         bkg = Background2D(
             data,
-            box_size,
+            bs,
             mask=bad,
-            filter_size=fs,
+            filter_size=(1, 1),
             sigma_clip=SigmaClip(sigma=sigma, maxiters=maxiters),
             bkg_estimator=MedianBackground(),
             exclude_percentile=exclude_percentile,
         )
-        out = np.asarray(bkg.background, dtype=float)
+        mesh = np.asarray(bkg.background_mesh, dtype=float)
     except ValueError as exc:  # every box excluded: nothing to say about the background
         log.warning("2-D background not estimated (%s); using zero", exc)
         return np.zeros(resid.shape)
-    return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)
+    mesh = np.nan_to_num(mesh, nan=float(np.nanmedian(mesh)) if np.isfinite(mesh).any() else 0.0)
+    if fs != (1, 1) and mesh.size > 1:
+        mesh = _nan_median_filter(mesh, fs)
+    return zoom_mesh(mesh, bs, resid.shape)
+
+
+def _nan_median_filter(mesh: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Median over ``size`` windows, edges padded with NaN and ignored (photutils' filter)."""
+    fy, fx = (int(v) for v in size)
+    py, px = fy // 2, fx // 2
+    padded = np.pad(mesh, ((py, fy - 1 - py), (px, fx - 1 - px)), constant_values=np.nan)
+    windows = np.lib.stride_tricks.sliding_window_view(padded, (fy, fx))
+    return nanmedian(windows.reshape(*mesh.shape, fy * fx), axis=-1)
+
+
+@functools.lru_cache(maxsize=16)
+def _zoom_operator(n: int, factor: int) -> np.ndarray:
+    """``(n * factor, n)`` matrix of the 1-D cubic-spline zoom (scipy, reflect, grid mode)."""
+    return ndimage.zoom(np.eye(n), (factor, 1), order=3, mode="reflect", grid_mode=True)
+
+
+def zoom_mesh(mesh: np.ndarray, box_size: tuple[int, int], shape: tuple[int, int]) -> np.ndarray:
+    """Resize a box map to ``shape`` like photutils' zoom interpolator (cubic, clipped).
+
+    Equivalent to ``scipy.ndimage.zoom(mesh, box_size, order=3, mode='reflect',
+    grid_mode=True)`` cropped to ``shape`` and clipped to the map's range; computed as
+    ``Wy @ mesh @ Wx.T`` since the tensor-product spline is separable.
+    """
+    lo, hi = float(mesh.min()), float(mesh.max())
+    if hi == lo:
+        return np.full(shape, lo)
+    wy = _zoom_operator(mesh.shape[0], int(box_size[0]))[: shape[0]]
+    wx = _zoom_operator(mesh.shape[1], int(box_size[1]))[: shape[1]]
+    out = wy @ mesh @ wx.T
+    return np.clip(out, lo, hi, out=out)

@@ -281,37 +281,47 @@ def clean_frame(
     sigma = np.where(np.isfinite(err), err, robust_std(sci[~bad & ~source]))
 
     comps = {name: np.zeros(shape) for name in COMPONENTS}
+    estimators = []
+    if tmpl is not None:
+        estimators.append(
+            ("pedestal", lambda r, m: fit_pedestal(r, tmpl, m, origin=origin, band_rows=bands))
+        )
+    estimators.append(
+        (
+            "background2d",
+            lambda r, m: fit_background2d(r, m, box_size=box_size, filter_size=filter_size),
+        )
+    )
+    estimators.append(
+        ("column_1f", lambda r, m: column_offsets(r, m, origin=origin, band_rows=band_rows))
+    )
+    if do_row:
+        estimators.append(("row_1f", row_offsets))
+    bands = band_rows or BAND_ROWS
     outliers = np.zeros(shape, dtype=bool)
     history = []
     amps = np.zeros(0)
-    previous = np.zeros(shape)
-    for i in range(int(n_passes)):
+    resid = sci.copy()  # always sci minus the sum of the components
+    n_passes = int(n_passes)
+    for i in range(n_passes):
         use = source | bad | outliers
-        if tmpl is not None:
-            r = sci - comps["background2d"] - comps["column_1f"] - comps["row_1f"]
-            comps["pedestal"], amps = fit_pedestal(
-                r, tmpl, use, origin=origin, band_rows=band_rows or BAND_ROWS
-            )
-        r = sci - comps["pedestal"] - comps["column_1f"] - comps["row_1f"]
-        comps["background2d"] = fit_background2d(
-            r, use, box_size=box_size, filter_size=filter_size
-        )
-        r = sci - comps["pedestal"] - comps["background2d"] - comps["row_1f"]
-        comps["column_1f"] = column_offsets(r, use, origin=origin, band_rows=band_rows)
-        if do_row:
-            r = sci - comps["pedestal"] - comps["background2d"] - comps["column_1f"]
-            comps["row_1f"] = row_offsets(r, use)
-        total = sum(comps.values())
-        change = float(np.max(np.abs(total - previous)))
-        previous = total
-        if flag_outliers:
-            outliers |= flag_clustered_outliers(sci - total, sigma, source | bad)
+        before = resid.copy()
+        for name, estimate in estimators:
+            partial = resid + comps[name]
+            new = estimate(partial, use)
+            if name == "pedestal":
+                new, amps = new
+            resid = partial - new
+            comps[name] = new
+        change = float(np.nanmax(np.abs(resid - before)))
+        if flag_outliers and (i == 0 or i == n_passes - 1):
+            outliers |= flag_clustered_outliers(resid, sigma, source | bad)
         history.append(
             {
                 "pass": i + 1,
                 "pedestal": [float(a) for a in amps],
-                "background_rms": float(np.std(comps["background2d"])),
-                "column_rms": float(np.std(comps["column_1f"][0])),
+                "background_rms": float(np.std(comps["background2d"][::4, ::4])),
+                "column_rms": float(np.std(comps["column_1f"][:: max(shape[0] // 8, 1)])),
                 "row_rms": float(np.std(comps["row_1f"][:, 0])),
                 "max_change": change,
                 "n_outliers": int(outliers.sum()),
@@ -319,8 +329,7 @@ def clean_frame(
         )
         log.debug("pass %d: %s", i + 1, history[-1])
 
-    model = sum(comps.values())
-    cleaned = sci - model
+    cleaned = resid
     out = frame.copy()
     out.sci = cleaned
     new_out = outliers & ~bad
@@ -331,9 +340,11 @@ def clean_frame(
         use = source | bad | outliers
         if "VAR_RNOISE" in frame.var:
             v_rn = frame.var["VAR_RNOISE"]
-            v_o = sum(v for k, v in frame.var.items() if k != "VAR_RNOISE") if len(
-                frame.var
-            ) > 1 else None
+            v_o = (
+                sum(v for k, v in frame.var.items() if k != "VAR_RNOISE")
+                if len(frame.var) > 1
+                else None
+            )
         else:
             v_rn, v_o = frame.err**2, None
         rescale = measure_variance_rescale(cleaned, v_rn, v_o, use)
@@ -362,9 +373,7 @@ def clean_frame(
         box_size=int(box_size),
         history=tuple(history),
     )
-    return CleanResult(
-        frame=out, components=comps, mask=source, outliers=outliers, record=record
-    )
+    return CleanResult(frame=out, components=comps, mask=source, outliers=outliers, record=record)
 
 
 def naive_column_clean(sci: np.ndarray) -> np.ndarray:

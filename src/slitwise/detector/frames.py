@@ -215,6 +215,7 @@ def write_rate_frame(
     *,
     keywords: dict[str, tuple[object, str]] | None = None,
     like: str | os.PathLike | None = None,
+    dtype=np.float32,
 ) -> Path:
     """Write ``frame`` atomically as a rate-like file.
 
@@ -229,6 +230,8 @@ def write_rate_frame(
     like : str or path-like, optional
         A file whose HDUs are copied and whose SCI/ERR/DQ/VAR_* data are replaced, so that
         the output has the same HDUs (default: ``frame.path`` when it exists).
+    dtype : numpy dtype
+        Type of the SCI, ERR and VAR_* images on disk (float32 as in JWST products).
 
     Returns
     -------
@@ -236,8 +239,9 @@ def write_rate_frame(
         The written file.
     """
     like = like if like is not None else frame.path
-    arrays = {"SCI": frame.sci, "ERR": frame.err, "DQ": frame.dq.astype(np.uint32)}
-    arrays.update(frame.var)
+    arrays = {"SCI": frame.sci.astype(dtype), "ERR": frame.err.astype(dtype)}
+    arrays["DQ"] = frame.dq.astype(np.uint32)
+    arrays.update({k: v.astype(dtype) for k, v in frame.var.items()})
     if like is not None and os.path.exists(str(like)):
         with fits.open(str(like), memmap=False) as src:
             hdul = fits.HDUList([h.copy() for h in src])

@@ -61,18 +61,23 @@ def column_offsets(
     """
     work = np.where(mask, np.nan, resid)
     good = np.isfinite(work)
-    ncol = good.sum(axis=0)
-    full = nanmedian(work, axis=0)
-    full = _fill_1d(np.nan_to_num(full), ncol >= min_pixels)
+
+    def whole_columns() -> np.ndarray:
+        med = nanmedian(work, axis=0)
+        return _fill_1d(np.nan_to_num(med), good.sum(axis=0) >= min_pixels)
+
     model = np.empty(resid.shape)
     if band_rows is None:
-        model[:] = full[None, :]
+        model[:] = whole_columns()[None, :]
         return model
+    full = None
     for band in amplifier_bands(resid.shape, origin=origin, band_rows=band_rows):
-        n = good[band].sum(axis=0)
-        med = nanmedian(work[band], axis=0)
-        use = n >= min_pixels
-        model[band] = np.where(use, np.nan_to_num(med), full)[None, :]
+        use = good[band].sum(axis=0) >= min_pixels
+        med = np.nan_to_num(nanmedian(work[band], axis=0))
+        if not use.all():
+            full = whole_columns() if full is None else full
+            med = np.where(use, med, full)
+        model[band] = med[None, :]
     return model
 
 

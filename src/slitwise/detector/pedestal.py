@@ -9,7 +9,10 @@ reference template as a FITS file (:func:`read_pedestal_template`), which replac
 
 Each band's amplitude is the ``a`` of a least-squares fit ``a T + b`` over the unmasked pixels
 (with sigma clipping), so the band's mean level ``b`` stays with the smooth background and
-only the frame's contrast is attributed to the pedestal.
+only the frame's contrast is attributed to the pedestal. In the middle bands the frame only
+covers the left and right edge columns, where it is degenerate with the column 1/f offsets
+and the 2-D background: the *sum* of the components is well determined, the split between
+them (and so the recorded amplitude) to about 10-20 %.
 """
 
 from __future__ import annotations
@@ -116,15 +119,14 @@ def _fit_band(r: np.ndarray, t: np.ndarray, *, nsigma: float, n_iter: int) -> fl
     a = 0.0
     for _ in range(n_iter):
         rr, tt = r[keep], t[keep]
-        if rr.size < 10 or np.ptp(tt) <= 1e-6:
+        if rr.size < 20:
             return 0.0
         tm, rm = tt.mean(), rr.mean()
         var_t = np.mean((tt - tm) ** 2)
         if var_t <= 1e-12:
             return 0.0
         a = float(np.mean((tt - tm) * (rr - rm)) / var_t)
-        b = rm - a * tm
-        res = r - a * t - b
+        res = r - a * t - (rm - a * tm)
         sig = 1.4826 * np.median(np.abs(res[keep] - np.median(res[keep])))
         if not np.isfinite(sig) or sig <= 0:
             break
@@ -144,7 +146,7 @@ def fit_pedestal(
     band_rows: int = BAND_ROWS,
     nsigma: float = 3.0,
     n_iter: int = 3,
-    stride: int = 2,
+    stride: int = 3,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Fit the template amplitude in each amplifier band.
 
@@ -175,9 +177,9 @@ def fit_pedestal(
     model = np.zeros(resid.shape)
     amps = []
     for band in amplifier_bands(resid.shape, origin=origin, band_rows=band_rows):
-        r = resid[band, ::1][::stride, ::stride]
-        t = template[band][::stride, ::stride]
-        ok = ~mask[band][::stride, ::stride] & np.isfinite(r)
+        sub = (slice(band.start, band.stop, stride), slice(None, None, stride))
+        r, t = resid[sub], template[sub]
+        ok = ~mask[sub] & np.isfinite(r)
         a = _fit_band(r[ok], t[ok], nsigma=nsigma, n_iter=n_iter)
         amps.append(a)
         model[band] = a * template[band]

@@ -129,9 +129,11 @@ def write_trace_table(table: QTable, path: str | os.PathLike) -> Path:
 def trace_centre(row, x: np.ndarray) -> np.ndarray:
     """Centre row of trace ``row`` at full-frame columns ``x``."""
     dx = np.asarray(x, dtype=float) - float(_plain(row["x_ref"]))
-    return float(_plain(row["y_ref"])) + float(row["slope"]) * dx + float(
-        _plain(row["curvature"])
-    ) * dx**2
+    return (
+        float(_plain(row["y_ref"]))
+        + float(row["slope"]) * dx
+        + float(_plain(row["curvature"])) * dx**2
+    )
 
 
 def check_traces_on_frame(
@@ -284,4 +286,3 @@ def detect_trace_mask(
             keep = ndimage.binary_dilation(keep, structure=structure)
         out[:, c0 : c0 + chunk] |= keep[:, None]
     return out
-

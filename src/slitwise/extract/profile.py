@@ -288,7 +288,10 @@ def fit_trace_profile(
     centres0 = np.asarray(centres0, dtype=float)
     ref = int(reference) if reference is not None else 0
     base_off = centres0 - centres0[ref]
-    free = [e for e in range(n) if e != ref]
+    # exposures without pixels (e.g. excluded) keep their initial offset
+    present = np.bincount(table.exp, minlength=n) > 0
+    free = [e for e in range(n) if e != ref and present[e]]
+    nfree = len(free) if not fix_offsets else 0
 
     def unpack(theta):
         k = 0
@@ -296,9 +299,9 @@ def fit_trace_profile(
         coeffs[:] = theta[k : k + degree + 1]
         k += degree + 1
         offs = base_off.copy()
-        if not fix_offsets and n > 1:
-            offs[free] = base_off[free] + theta[k : k + n - 1]
-            k += n - 1
+        if nfree:
+            offs[free] = base_off[free] + theta[k : k + nfree]
+            k += nfree
         a = fix_psf_scale if fix_psf_scale is not None else theta[k]
         if fix_psf_scale is None:
             k += 1
@@ -315,10 +318,10 @@ def fit_trace_profile(
     theta0 = [0.0] * degree + [float(centres0[ref])]
     lower = [-np.inf] * degree + [-np.inf]
     upper = [np.inf] * degree + [np.inf]
-    if not fix_offsets and n > 1:
-        theta0 += [0.0] * (n - 1)
-        lower += [-2.0] * (n - 1)
-        upper += [2.0] * (n - 1)
+    if nfree:
+        theta0 += [0.0] * nfree
+        lower += [-2.0] * nfree
+        upper += [2.0] * nfree
     if fix_psf_scale is None:
         theta0.append(1.0)
         lower.append(0.5)
@@ -362,6 +365,9 @@ def fit_trace_profile(
         loss="soft_l1",
         f_scale=3.0,
         x_scale="jac",
+        # an iterative trust-region solver: the exact one takes an SVD of the Jacobian at every
+        # step, which multi-threaded BLAS makes slow on a busy machine
+        tr_solver="lsmr",
         max_nfev=max_nfev,
         diff_step=1e-3,
         ftol=1e-5,

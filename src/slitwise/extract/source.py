@@ -328,6 +328,15 @@ def _source_masks(trace: TraceProfile, waves: list[np.ndarray], width: float) ->
     return masks
 
 
+def _without_images(table: PixelTable, excluded) -> PixelTable:
+    """The table with no negative source image from excluded (source-less) exposures."""
+    if table.neg_weights is None or not excluded:
+        return table
+    neg = table.neg_weights.copy()
+    neg[:, sorted(excluded)] = 0.0
+    return dataclasses.replace(table, neg_weights=neg)
+
+
 def _residual_background(table, resid, used, trace, window, mask_width, other_traces=()):
     """Per-exposure, per-column median of the residual away from all traces, smoothed."""
     nx = int(table.col.max()) + 1
@@ -439,15 +448,30 @@ def extract_group(
             overrides=background_overrides, excluded=set(),
         )  # fmt: skip
     sci, var, weights, bkg = _diff_arrays(prep, diffs)
-    use = [np.full(s.shape, i not in excluded) for i, s in enumerate(sci)]
     crs = [_cosmic_ray_mask(s, v) for s, v in zip(sci, var, strict=True)]
     table = build_pixel_table(sci, var, waves, grid, neg_weights=weights,
-                              use=[u & ~c for u, c in zip(use, crs, strict=True)])  # fmt: skip
+                              use=[~c for c in crs])  # fmt: skip
     if table.sci.size == 0:
         raise input_error(name, "no usable pixels after nod subtraction")
     centres, signif = initial_centres(
         table, nod_offsets_arcsec=np.array([e.meta.get("nod_offset", 0.0) for e in exposures])
     )
+    if opt.detect_stuck and len(exposures) > 2:
+        # a source missing from one nod already shows in the collapsed difference images; the
+        # trace fit must not try to put it there (the amplitude test below confirms others)
+        for e in detect_missing_source(signif, np.ones_like(signif)):
+            if e not in excluded:
+                excluded[e] = "source signal missing (stuck-closed shutter detected)"
+                stuck.setdefault(e, set())
+                log.warning(
+                    "%s: no source signal in nod %d (S/N %.1f vs %.1f in the others); "
+                    "stuck-closed shutter, exposure not extracted",
+                    exposures[e].meta.get("filename", name), exposures[e].nod_position,
+                    signif[e], np.median(np.delete(signif, e)),
+                )  # fmt: skip
+    use = [np.full(s.shape, i not in excluded) for i, s in enumerate(sci)]
+    keep_fit = np.isin(table.exp, list(excluded), invert=True)
+    table = _without_images(table.subset(keep_fit), excluded)
     fix_s = impose.source_sigma if impose is not None else None
     fix_a = impose.psf_scale if impose is not None else None
     # fit on pixels near a source image (own or negative nod images) only
@@ -461,6 +485,7 @@ def extract_group(
         table.subset(sub), centres0=centres, kind=opt.profile, degree=opt.trace_degree,
         fix_source_sigma=fix_s, fix_psf_scale=fix_a, reference=int(np.argmax(signif)),
     )  # fmt: skip
+    fit_excluded = set(excluded)
 
     # pass 2: source masked in the backgrounds, background smoothed along the dispersion
     method = "local" if local else "nod"
@@ -472,6 +497,7 @@ def extract_group(
         )  # fmt: skip
         sci, var, weights, bkg = _diff_arrays(prep, diffs)
         table = build_pixel_table(sci, var, waves, grid, neg_weights=weights, use=use)
+        table = _without_images(table, excluded)
         method = f"nod-masked-smooth{opt.background_smooth}"
     # the background frame (sky) of each pixel, for the Poisson term of the variance model
     sky_pix = np.concatenate(
@@ -547,11 +573,13 @@ def extract_group(
                 stuck.setdefault(e, set())
 
     base_used = np.isin(table.exp, list(excluded), invert=True)
+    table = _without_images(table, excluded)
     data = table.sci - resbkg
-    if excluded and impose is None:
-        # refit the profile without the exposures that hold no source
+    if set(excluded) != fit_excluded and impose is None:
+        # refit the profile without the exposures found to hold no source
         cen = np.polyval(trace.coeffs, 0.0) + np.asarray(trace.offsets)
         keep = base_used & (np.abs(table.row - cen[table.exp]) < 6.0)
+        keep &= (table.col.astype(int) % step) == 0
         ref = int(np.flatnonzero(np.isin(np.arange(table.n_exp), list(excluded),
                                          invert=True))[0])  # fmt: skip
         trace = fit_trace_profile(

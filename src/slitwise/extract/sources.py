@@ -17,7 +17,7 @@ import numpy as np
 
 from slitwise.extract.optimal import _solve_bins
 from slitwise.extract.pixels import PixelTable
-from slitwise.extract.profile import TraceProfile, model_matrix
+from slitwise.extract.profile import TraceProfile, model_matrix, profile_values
 
 __all__ = ["find_secondary_sources"]
 
@@ -77,24 +77,30 @@ def find_secondary_sources(
     wgt = np.where(used, 1.0 / pixvar, 0.0)
     span = table.row.max() - table.row.min()
     offsets = np.arange(-span, span + step / 2, step)
+    # the residual does not change while searching: the statistic of every offset once
+    stat_all = np.full(offsets.size, -np.inf)
+    floor = 0.5 / np.nanmedian(pixvar)
+    model_at = _shifted_models(table, primary, source_sigma)
+    for i, dy in enumerate(offsets):
+        if min(abs(dy - k) for k in known) < min_separation:
+            continue
+        m = model_at(dy)
+        f, v = _solve_bins(resid, wgt, [m], table.bin, table.nbins)
+        # only bins where the candidate's own image is well sampled
+        cover = np.bincount(table.bin, wgt * np.clip(m, 0, None) ** 2, minlength=table.nbins)
+        own = np.isfinite(v[0]) & (cover > floor)
+        nb = int(np.count_nonzero(own))
+        if nb < 10:
+            continue
+        gain = np.sum(f[0, own] ** 2 / v[0, own])
+        stat_all[i] = (gain - nb) / np.sqrt(2.0 * nb)
     found: list[float] = []
     for _ in range(max_sources + 2):
         if len(found) >= max_sources:
             break
-        stat = np.full(offsets.size, -np.inf)
-        for i, dy in enumerate(offsets):
-            if min(abs(dy - k) for k in known + found) < min_separation:
-                continue
-            m = model_matrix(table, primary.shifted(dy, source_sigma))
-            f, v = _solve_bins(resid, wgt, [m], table.bin, table.nbins)
-            # only bins where the candidate's own image is well sampled
-            cover = np.bincount(table.bin, wgt * np.clip(m, 0, None) ** 2, minlength=table.nbins)
-            own = np.isfinite(v[0]) & (cover > 0.5 / np.nanmedian(pixvar))
-            nb = int(np.count_nonzero(own))
-            if nb < 10:
-                continue
-            gain = np.sum(f[0, own] ** 2 / v[0, own])
-            stat[i] = (gain - nb) / np.sqrt(2.0 * nb)
+        near = np.array([min(abs(dy - k) for k in known + found) < min_separation
+                         for dy in offsets])  # fmt: skip
+        stat = np.where(near, -np.inf, stat_all)
         k = int(np.argmax(stat))
         if not np.isfinite(stat[k]) or stat[k] < nsigma:
             break
@@ -113,11 +119,39 @@ def find_secondary_sources(
     return found
 
 
+def _shifted_models(table: PixelTable, primary: TraceProfile, source_sigma: float):
+    """``dy -> model_matrix(table, primary.shifted(dy, source_sigma))``, fast.
+
+    The trace polynomial and the profile width do not depend on ``dy``: computed once.
+    """
+    trace = primary.shifted(0.0, source_sigma)
+    base = np.polyval(trace.coeffs, trace.t(table.col))
+    sig = trace.sigma(table.wave)
+    offs = np.asarray(trace.offsets)
+    rel = table.row - base
+    negs = []
+    if table.neg_weights is not None:
+        for j in range(table.n_exp):
+            sel = np.flatnonzero(table.neg_weights[:, j] > 0)
+            if sel.size:
+                negs.append((j, sel, table.neg_weights[sel, j]))
+
+    def model(dy: float) -> np.ndarray:
+        m = profile_values(rel - offs[table.exp] - dy, sig, kind=trace.kind)
+        for j, sel, wj in negs:
+            m[sel] -= wj * profile_values(rel[sel] - offs[j] - dy, sig[sel], kind=trace.kind)
+        return m
+
+    return model
+
+
 def _edge_rows(table: PixelTable) -> np.ndarray:
     """Pixels in the first or last usable row of their column (slit edges, unreliable)."""
     edge = np.zeros(table.sci.size, dtype=bool)
     for e in range(table.n_exp):
         sel = np.flatnonzero(table.exp == e)
+        if sel.size == 0:
+            continue
         cols = table.col[sel].astype(int)
         rows = table.row[sel]
         ncol = cols.max() + 1

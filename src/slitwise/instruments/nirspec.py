@@ -65,7 +65,7 @@ POINT_SOURCE_FACTOR = {"PRISM": 1.3, "M": 1.5, "H": 1.5}
 DISPERSERS = tuple(f"{g}/{f}" for g, f in _RANGES)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _load_table(grating: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     name = f"jwst_nirspec_{grating.lower()}_disp.fits"
     ref = resources.files("slitwise.instruments") / "data" / "nirspec_disp" / name

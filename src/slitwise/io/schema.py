@@ -340,7 +340,7 @@ ZFIT_SCHEMA = ProductSpec(
             + (
                 KeywordSpec("ZBEST", "float", "best-fit redshift (minimum of chi2(z))"),
                 KeywordSpec("ZQUAL", "int", "quality class, see ZQUAL values below"),
-                KeywordSpec("ZCONF", "float", "fraction of the p(z) integral within |z - ZBEST| <= 0.03"),
+                KeywordSpec("ZCONF", "float", "share of the p(z) integral with |z - ZBEST| <= 0.03"),
                 KeywordSpec("CHI2MIN", "float", "chi2 at ZBEST"),
                 KeywordSpec("ZMIN", "float", "lower end of the redshift search range"),
                 KeywordSpec("ZMAX", "float", "upper end of the redshift search range"),

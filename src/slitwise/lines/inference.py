@@ -72,12 +72,10 @@ class _Compiled:
         with jax.enable_x64(True):
             self.potential = jax.jit(self._potential)
             self.value_and_grad = jax.jit(jax.value_and_grad(self._potential))
-            self.hessian = jax.jit(jax.hessian(self._potential))
             self.constrain = jax.jit(self._constrain)
             self.unconstrain = jax.jit(self._unconstrain)
             self.cube_to_params = jax.jit(self._cube)
             self.loglike_cube = jax.jit(self._loglike_cube)
-            self.minimize_many = jax.jit(jax.vmap(self._minimize, in_axes=(0, None)))
 
     # unconstrained vector <-> dicts
     def _u_dict(self, u):
@@ -99,11 +97,18 @@ class _Compiled:
     def _loglike_cube(self, cube, data):
         return total_loglike(constrain_unit_cube(cube, self.structure), data, self.structure)
 
-    def _minimize(self, u0, data):
-        res = jax.scipy.optimize.minimize(
-            self._potential, u0, args=(data,), method="BFGS", options={"maxiter": 2000}
-        )
-        return res.x, res.fun
+    def hessian(self, u, data, step=1e-5):
+        """Hessian of the potential by central differences of the compiled gradient."""
+        u = np.asarray(u, float)
+        k = u.size
+        hess = np.empty((k, k))
+        for i in range(k):
+            du = np.zeros(k)
+            du[i] = step
+            gp = np.asarray(self.value_and_grad(jnp.asarray(u + du), data)[1])
+            gm = np.asarray(self.value_and_grad(jnp.asarray(u - du), data)[1])
+            hess[i] = (gp - gm) / (2 * step)
+        return 0.5 * (hess + hess.T)
 
     # cached samplers
     def mcmc(self, warmup, samples, chains, dense_mass, target_accept):
@@ -139,11 +144,7 @@ def compiled(structure: FitStructure) -> _Compiled:
 def _start_points(comp, data, n_starts, rng):
     k = len(comp.free)
     cubes = np.vstack([np.full(k, 0.5), rng.uniform(0.1, 0.9, size=(max(n_starts - 1, 0), k))])
-    u0 = []
-    for c in cubes:
-        vals = comp.cube_to_params(jnp.asarray(c))
-        u0.append(np.asarray(comp.unconstrain(vals, data)))
-    return jnp.asarray(np.array(u0))
+    return [np.asarray(comp.unconstrain(comp.cube_to_params(jnp.asarray(c)), data)) for c in cubes]
 
 
 def _to_numpy(d):
@@ -151,15 +152,24 @@ def _to_numpy(d):
 
 
 def _map_point(comp, data, n_starts, seed):
-    rng = np.random.default_rng(seed)
-    u0 = _start_points(comp, data, n_starts, rng)
-    xs, fs = comp.minimize_many(u0, data)
-    xs, fs = np.asarray(xs), np.asarray(fs)
-    fs = np.where(np.isfinite(fs), fs, np.inf)
-    best = int(np.argmin(fs))
-    if not np.isfinite(fs[best]):
+    from scipy.optimize import minimize
+
+    def fun(u):
+        val, grad = comp.value_and_grad(jnp.asarray(u), data)
+        val = float(val)
+        if not np.isfinite(val):
+            return 1e300, np.zeros_like(u)
+        return val, np.asarray(grad, dtype=float)
+
+    best_u, best_f = None, np.inf
+    for u0 in _start_points(comp, data, n_starts, np.random.default_rng(seed)):
+        res = minimize(fun, u0, jac=True, method="L-BFGS-B",
+                       options={"maxiter": 5000, "ftol": 1e-13, "gtol": 1e-8})
+        if res.fun < best_f:
+            best_u, best_f = res.x, float(res.fun)
+    if best_u is None or not np.isfinite(best_f):
         raise RuntimeError("MAP optimisation failed from every start point")
-    return jnp.asarray(xs[best]), float(fs[best])
+    return jnp.asarray(best_u), best_f
 
 
 def run_map(structure, data, *, n_starts=8, n_draws=2000, seed=0) -> Posterior:
@@ -181,8 +191,7 @@ def run_map(structure, data, *, n_starts=8, n_draws=2000, seed=0) -> Posterior:
     with jax.enable_x64(True):
         data = _jnp_data(data)
         u_best, f_best = _map_point(comp, data, n_starts, seed)
-        hess = np.asarray(comp.hessian(u_best, data))
-        hess = 0.5 * (hess + hess.T)
+        hess = comp.hessian(u_best, data)
         w, v = np.linalg.eigh(hess)
         if np.any(w <= 0):
             warnings.warn(

@@ -15,6 +15,7 @@ constant or a polynomial in ``lambda / lambda_ref - 1``).
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 import numpyro
 import numpyro.distributions as dist
@@ -65,6 +66,7 @@ def constrain_unit_cube(u, structure: FitStructure) -> dict:
 
 
 def _continuum(form, coefs, t, lam, lam_mid_rest, z):
+    """Continuum shape; ``coefs`` is a list of per-pixel coefficient arrays."""
     if form == "linear":
         return coefs[0] + coefs[1] * t
     if form == "polynomial":
@@ -88,11 +90,8 @@ def _continuum(form, coefs, t, lam, lam_mid_rest, z):
         return amp * planck(lam_rest) / planck(lam_mid_rest)
     if form == "bspline":
         nk = len(coefs) - 3
-        x = (t + 1.0) * 0.5 * nk  # knot units, 0..nk
-        out = jnp.zeros_like(t)
-        for j, c in enumerate(coefs):
-            out = out + c * _cubic_bspline(x - (j - 3) - 2.0)
-        return out
+        x = (t + 1.0) * 0.5 * nk  # knot units, 0..nk; basis j is centred on knot j - 1
+        return sum(c * _cubic_bspline(x - (j - 1.0)) for j, c in enumerate(coefs))
     raise ValueError(form)
 
 
@@ -104,73 +103,106 @@ def _cubic_bspline(x):
     return jnp.where(ax < 1, inner, jnp.where(ax < 2, outer, 0.0))
 
 
-def predict(vals: dict, data: dict, structure: FitStructure) -> list[dict]:
-    """Model of every spectrum: ``total``, ``continuum`` and ``lines`` (n_lines, npad)."""
+def _per_spectrum(vals, names, default):
+    return jnp.stack([jnp.asarray(vals[n] if n else default, float) for n in names])
+
+
+def predict(vals: dict, data: dict, structure: FitStructure) -> dict:
+    """Model of all (concatenated, padded) pixels.
+
+    Returns a dict with ``total`` and ``continuum`` (npix,) and ``lines`` (n_lines, npix), in
+    the configuration's order. Lines of one profile are evaluated together (one broadcast
+    call per profile), which keeps the compiled graph small.
+    """
     z0 = data["z0"]
-    out = []
-    for s, d in zip(structure.spectra, data["spectra"], strict=True):
-        width = d["hi"] - d["lo"]
-        shift = vals[s.pix_offset] * width if s.pix_offset else 0.0
-        lo, hi = d["lo"] - shift, d["hi"] - shift
-        lam = 0.5 * (lo + hi)
-        lam_tab = 0.5 * (d["lo"] + d["hi"])
-        rs = vals[s.r_scale] if s.r_scale else 1.0
-        # continuum of each pixel's window
-        cont = jnp.zeros_like(lam)
-        for k, names in enumerate(structure.continuum_params):
-            a, b = data["win_lo"][k], data["win_hi"][k]
-            t = 2.0 * (lam - a) / (b - a) - 1.0
-            mid_rest = 0.5 * (a + b) / (1 + z0)
-            ck = _continuum(structure.continuum_form, [vals[n] for n in names], t, lam,
-                            mid_rest, z0)
-            cont = cont + jnp.where(d["win"] == k, data["cont_scale"][k] * ck, 0.0)
-        running = cont
-        comps = []
-        for line in structure.lines:
-            lam_c = line.wave_rest * 1e-4 * (1.0 + z0 + vals[line.param("z")])
-            r_c = jnp.interp(lam_c, lam_tab, d["R"]) * rs
-            lsf = lam_c / r_c * FWHM_TO_SIGMA
-            fwhm = lam_c * vals[line.param("fwhm")] / C_KMS
-            if line.kind == "absorption":
-                tau = absorption_optical_depth(lam - lam_c, vals[line.param("tau")], fwhm, lsf)
-                new = running * jnp.exp(-tau)
-                comps.append(new - running)
-                running = new
-                continue
-            shape = tuple(vals[line.param(r)] for r in SHAPE_PARAMETERS[line.profile])
-            frac = pixel_fractions(line.profile, lo, hi, lam_c, fwhm, lsf, shape)
-            comp = line.strength * vals[line.param("flux")] * frac / width
-            comps.append(comp)
-            running = running + comp
-        if s.flux_scale:
-            x = lam / d["lam_ref"] - 1.0
-            fs = sum(vals[n] * x**k for k, n in enumerate(s.flux_scale))
-        else:
-            fs = 1.0
-        out.append(
-            dict(total=running * fs, continuum=cont * fs, lines=jnp.stack(comps) * fs)
+    spec, win = data["spec"], data["win"]
+    sp = structure.spectra
+    pix = _per_spectrum(vals, [s.pix_offset for s in sp], 0.0)[spec]
+    rscale = _per_spectrum(vals, [s.r_scale for s in sp], 1.0)
+    width = data["hi"] - data["lo"]
+    lo = data["lo"] - pix * width
+    hi = data["hi"] - pix * width
+    lam = 0.5 * (lo + hi)
+    # continuum of each pixel's window
+    a, b = data["win_lo"][win], data["win_hi"][win]
+    t = 2.0 * (lam - a) / (b - a) - 1.0
+    mid_rest = 0.5 * (a + b) / (1 + z0)
+    coef = jnp.stack(
+        [jnp.stack([vals[n] for n in names]) for names in structure.continuum_params]
+    )[win]
+    ncoef = len(structure.continuum_params[0])
+    cont = data["cont_scale"][win] * _continuum(
+        structure.continuum_form, [coef[:, k] for k in range(ncoef)], t, lam, mid_rest, z0
+    )
+    # emission lines, grouped by profile
+    comps = [None] * len(structure.lines)
+    groups: dict[str, list[int]] = {}
+    for i, line in enumerate(structure.lines):
+        if line.kind == "emission":
+            groups.setdefault(line.profile, []).append(i)
+    r_at = jax.vmap(jnp.interp, in_axes=(None, 0, 0))  # over spectra
+    for profile, idx in groups.items():
+        lines = [structure.lines[i] for i in idx]
+        lam_c = jnp.stack(
+            [ln.wave_rest * 1e-4 * (1.0 + z0 + vals[ln.param("z")]) for ln in lines]
         )
-    return out
+        r_c = r_at(lam_c, data["rtab_w"], data["rtab_r"]) * rscale[:, None]  # (nspec, ng)
+        lsf = (lam_c[None, :] / r_c * FWHM_TO_SIGMA).T[:, spec]  # (ng, npix)
+        fwhm = jnp.stack([vals[ln.param("fwhm")] for ln in lines]) * lam_c / C_KMS
+        amp = jnp.stack([ln.strength * vals[ln.param("flux")] for ln in lines])
+        shape = tuple(
+            jnp.stack([vals[ln.param(r)] for ln in lines])[:, None]
+            for r in SHAPE_PARAMETERS[profile]
+        )
+        frac = pixel_fractions(
+            profile, lo[None, :], hi[None, :], lam_c[:, None], fwhm[:, None], lsf, shape
+        )
+        block = amp[:, None] * frac / width[None, :]
+        for j, i in enumerate(idx):
+            comps[i] = block[j]
+    # absorbers multiply everything listed before them
+    running = cont
+    for i, line in enumerate(structure.lines):
+        if line.kind == "emission":
+            running = running + comps[i]
+            continue
+        lam_c = line.wave_rest * 1e-4 * (1.0 + z0 + vals[line.param("z")])
+        r_c = r_at(lam_c, data["rtab_w"], data["rtab_r"]) * rscale
+        lsf = (lam_c / r_c * FWHM_TO_SIGMA)[spec]
+        fwhm = lam_c * vals[line.param("fwhm")] / C_KMS
+        new = running * jnp.exp(
+            -absorption_optical_depth(lam - lam_c, vals[line.param("tau")], fwhm, lsf)
+        )
+        comps[i] = new - running
+        running = new
+    # flux scale: constant or polynomial in lambda / lambda_ref - 1
+    order = max([len(s.flux_scale) for s in sp] + [1])
+    rows = []
+    for s in sp:
+        c = [vals[n] for n in s.flux_scale] if s.flux_scale else [1.0]
+        rows.append(jnp.stack([jnp.asarray(x, float) for x in c + [0.0] * (order - len(c))]))
+    fs_coef = jnp.stack(rows)[spec]  # (npix, order)
+    x = lam / data["lam_ref"][spec] - 1.0
+    fs = sum(fs_coef[:, k] * x**k for k in range(order))
+    return dict(total=running * fs, continuum=cont * fs, lines=jnp.stack(comps) * fs[None, :])
 
 
-def pointwise_loglike(vals: dict, data: dict, structure: FitStructure, models=None) -> list:
-    """Log-likelihood of every (padded) pixel of every spectrum; padding contributes 0."""
-    models = predict(vals, data, structure) if models is None else models
-    out = []
-    for s, d, m in zip(structure.spectra, data["spectra"], models, strict=True):
-        err = d["err"] * (vals[s.error_scale] if s.error_scale else 1.0)
-        if structure.likelihood == "student_t":
-            lp = dist.StudentT(structure.nu, m["total"], err).log_prob(d["flux"])
-        else:
-            r = (d["flux"] - m["total"]) / err
-            lp = -0.5 * r**2 - jnp.log(err) - 0.5 * jnp.log(2 * jnp.pi)
-        out.append(jnp.where(d["w"] > 0, lp, 0.0))
-    return out
+def pointwise_loglike(vals: dict, data: dict, structure: FitStructure, model=None):
+    """Log-likelihood of every (padded) pixel; padding contributes 0."""
+    model = predict(vals, data, structure) if model is None else model
+    escale = _per_spectrum(vals, [s.error_scale for s in structure.spectra], 1.0)
+    err = data["err"] * escale[data["spec"]]
+    if structure.likelihood == "student_t":
+        lp = dist.StudentT(structure.nu, model["total"], err).log_prob(data["flux"])
+    else:
+        r = (data["flux"] - model["total"]) / err
+        lp = -0.5 * r**2 - jnp.log(err) - 0.5 * jnp.log(2 * jnp.pi)
+    return jnp.where(data["w"] > 0, lp, 0.0)
 
 
 def total_loglike(vals: dict, data: dict, structure: FitStructure):
     """Sum of :func:`pointwise_loglike`."""
-    return sum(jnp.sum(lp) for lp in pointwise_loglike(vals, data, structure))
+    return jnp.sum(pointwise_loglike(vals, data, structure))
 
 
 def numpyro_model(data: dict, structure: FitStructure) -> None:

@@ -38,6 +38,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 C_KMS = 299792.458
+_N_RTAB = 64
 
 
 class LineFitWarning(UserWarning):
@@ -65,7 +66,7 @@ class SpectrumStructure:
     flux_scale: tuple[str, ...]
     pix_offset: str | None
     error_scale: str | None
-    npad: int
+    npix: int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,6 +100,7 @@ class Prepared:
     structure: FitStructure
     data: dict
     pixel_index: list[np.ndarray]  # per spectrum, indices into the input spectrum
+    offsets: np.ndarray  # spectrum i is data[offsets[i]:offsets[i+1]]
     spectra: list  # Spectrum1D in f_lambda [flux_unit / um]
     windows_rest: np.ndarray  # (n_windows, 2) Angstrom
     dropped_lines: list[str]
@@ -108,8 +110,8 @@ class Prepared:
 
 
 def pad_length(n: int) -> int:
-    """Bucketed padded length: a multiple of 64 (at least 64)."""
-    return max(64, int(np.ceil(n / 64.0)) * 64)
+    """Bucketed padded length: a multiple of 128 (at least 128)."""
+    return max(128, int(np.ceil(n / 128.0)) * 128)
 
 
 def continuum_coefficients(form: str, *, order: int = 1, knots: int = 4) -> tuple[str, ...]:
@@ -293,8 +295,9 @@ def prepare(
         )
     win = np.asarray(kept_windows, float)
     win_obs = win * (1 + z0) * 1e-4
-    # -- pixels in windows, padded ------------------------------------------------------
-    data_spec, pixel_index, sstructs, prepared_spectra, res_src = [], [], [], [], []
+    # -- pixels in windows, concatenated over spectra and padded --------------------------
+    parts, pixel_index, sstructs, prepared_spectra, res_src = [], [], [], [], []
+    rtab_w, rtab_r, lam_ref = [], [], []
     for r in rows:
         inwin = np.full(r["wave"].size, -1)
         for k, (a, b) in enumerate(win_obs):
@@ -307,45 +310,46 @@ def prepare(
                 stacklevel=2,
             )
             continue
-        n = idx.size
-        npad = pad_length(n)
-
-        def pad(a, fill, idx=idx, n=n, npad=npad):
-            out = np.full(npad, fill, dtype=np.asarray(a).dtype)
-            out[:n] = np.asarray(a)[idx]
-            return out
-
-        last_lo, last_hi = r["lo"][idx[-1]], r["hi"][idx[-1]]
-        d = dict(
-            lo=pad(r["lo"], last_lo), hi=pad(r["hi"], last_hi), flux=pad(r["flux"], 0.0),
-            err=pad(r["err"], 1.0), R=pad(r["inst"].resolution, 100.0),
-            win=pad(inwin, 0).astype(np.int32),
-            w=np.r_[np.ones(n), np.zeros(npad - n)],
-            lam_ref=np.float64(np.median(r["wave"][idx])),
+        j = len(parts)
+        parts.append(
+            dict(lo=r["lo"][idx], hi=r["hi"][idx], flux=r["flux"][idx], err=r["err"][idx],
+                 win=inwin[idx], spec=np.full(idx.size, j))
         )
-        data_spec.append(d)
         pixel_index.append(idx)
+        # R(lambda) table of this spectrum on fixed nodes (shape independent of the data)
+        good = np.isfinite(r["inst"].resolution)
+        nodes = np.linspace(r["wave"][good].min(), r["wave"][good].max(), _N_RTAB)
+        rtab_w.append(nodes)
+        rtab_r.append(np.interp(nodes, r["wave"][good], r["inst"].resolution[good]))
+        lam_ref.append(float(np.median(r["wave"][idx])))
         ic = r["inst"].config
         fs = ic.flux_scale
         sstructs.append(
             SpectrumStructure(
                 name=r["where"], instrument=r["key"], r_scale=ic.r_scale,
                 flux_scale=tuple(fs) if isinstance(fs, list) else ((fs,) if fs else ()),
-                pix_offset=ic.pix_offset, error_scale=ic.error_scale, npad=npad,
+                pix_offset=ic.pix_offset, error_scale=ic.error_scale, npix=idx.size,
             )
         )
         prepared_spectra.append(r["spec"])
         res_src.append(r["inst"].resolution_source)
+    cat = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    n_pix = cat["lo"].size
+    npad = pad_length(n_pix)
+    offsets = np.cumsum([0] + [p["lo"].size for p in parts])
+
+    def pad(a, fill):
+        out = np.full(npad, fill, dtype=np.asarray(a).dtype)
+        out[:n_pix] = a
+        return out
+
     # continuum scale per window: robust level of the data (coefficients are in these units)
     cont_scale = np.ones(len(win))
     for k in range(len(win)):
-        vals, errs = [], []
-        for d in data_spec:
-            m = (d["win"] == k) & (d["w"] > 0)
-            vals.append(d["flux"][m])
-            errs.append(d["err"][m])
-        v, e = np.concatenate(vals), np.concatenate(errs)
-        cont_scale[k] = max(abs(float(np.median(v))), 0.1 * float(np.median(e)), 1e-30)
+        m = cat["win"] == k
+        cont_scale[k] = max(
+            abs(float(np.median(cat["flux"][m]))), 0.1 * float(np.median(cat["err"][m])), 1e-30
+        )
     # -- parameters ----------------------------------------------------------------------
     used = set()
     lstructs = []
@@ -391,10 +395,16 @@ def prepare(
     )
     data = dict(
         z0=np.float64(z0), win_lo=win_obs[:, 0].copy(), win_hi=win_obs[:, 1].copy(),
-        cont_scale=cont_scale, spectra=tuple(data_spec),
+        cont_scale=cont_scale, lam_ref=np.asarray(lam_ref), rtab_w=np.asarray(rtab_w),
+        rtab_r=np.asarray(rtab_r),
+        lo=pad(cat["lo"], cat["lo"][-1]), hi=pad(cat["hi"], cat["hi"][-1]),
+        flux=pad(cat["flux"], 0.0), err=pad(cat["err"], 1.0),
+        win=pad(cat["win"], 0).astype(np.int32), spec=pad(cat["spec"], 0).astype(np.int32),
+        w=np.r_[np.ones(n_pix), np.zeros(npad - n_pix)],
     )
     return Prepared(
         config=cfg, structure=structure, data=data, pixel_index=pixel_index,
+        offsets=offsets,
         spectra=prepared_spectra, windows_rest=win, dropped_lines=dropped_names,
         dropped_windows=dropped_windows, flam_unit=flam_unit, resolution_source=res_src,
     )

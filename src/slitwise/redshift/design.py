@@ -124,7 +124,6 @@ class DesignSetup:
     lnl0: float
     dlnl: float
     knot_j: np.ndarray
-    knot_f: np.ndarray
     # IGM
     igm: IGMTable | None
     igm_lnu: np.ndarray
@@ -162,7 +161,6 @@ class DesignSetup:
             p.conv,
             p.R,
             self.knot_j,
-            self.knot_f,
             self.cum,
             self.lnl0,
             self.dlnl,
@@ -261,7 +259,6 @@ def prepare_design(
         j = np.clip(np.rint((lr - knots[0]) / (knots[1] - knots[0])), 0, nknot - 1)
     else:
         j = np.zeros(lr.size)
-    f = np.zeros(lr.size)
     if ncont:
         flam = np.zeros((ncont, ngrid))
         for i, t in enumerate(library.continua):
@@ -301,7 +298,12 @@ def prepare_design(
     )
     log.debug(
         "design: %d pixels, %d continua on %d rest points (%.0f km/s), %d R knots, %d lines",
-        pixels.npix, ncont, ngrid, dv, nknot, len(library.lines),
+        pixels.npix,
+        ncont,
+        ngrid,
+        dv,
+        nknot,
+        len(library.lines),
     )
     return DesignSetup(
         pixels=pixels,
@@ -311,7 +313,6 @@ def prepare_design(
         lnl0=float(lnmin),
         dlnl=float(dlnl),
         knot_j=j.astype(np.int64),
-        knot_f=f.astype(float),
         igm=tab,
         igm_lnu=np.log(u),
         igm_w=w,
@@ -325,10 +326,31 @@ def prepare_design(
 
 @numba.njit(cache=True, fastmath=True)
 def build_design(
-    zs, A, rng_lo, rng_hi,
-    lnlo, lnhi, lo, hi, conv, R, knot_j, knot_f, cum, lnl0, dlnl,
-    igm_lnu, igm_w, igm_tab, igm_par,
-    comp_wave, comp_weight, comp_offset, line_sigma, seg_start, seg_end, seg_rmin,
+    zs,
+    A,
+    rng_lo,
+    rng_hi,
+    lnlo,
+    lnhi,
+    lo,
+    hi,
+    conv,
+    R,
+    knot_j,
+    cum,
+    lnl0,
+    dlnl,
+    igm_lnu,
+    igm_w,
+    igm_tab,
+    igm_par,
+    comp_wave,
+    comp_weight,
+    comp_offset,
+    line_sigma,
+    seg_start,
+    seg_end,
+    seg_rmin,
 ):  # pragma: no cover - compiled
     """Fill ``A[b]`` (ntempl, npix) with the templates at redshift ``zs[b]`` for a batch.
 

@@ -10,12 +10,13 @@ bit     name                  set when
 0       NODATA                no usable pixel; no fit attempted (ZBEST = NaN)
 1       LITTLE_COVERAGE       fewer than ``max(10, 2 * n_active_templates)`` valid pixels, or the
                               valid pixels span less than 10 % in wavelength
-2       SMALL_DELTA_CHI2      another distinct minimum (>= 0.01 (1+z) away) has chi2 within 9
-3       Z_AT_EDGE             ZBEST within one coarse step of ZMIN or ZMAX
+2       SMALL_DELTA_CHI2      another refined minimum >= 0.01 (1+z) away has a chi2 within 9 of
+                              the best (delta chi2 divided by the p(z) scale, see ``pz``)
+3       Z_AT_EDGE             ZBEST within one fine grid step of ZMIN or ZMAX
 4       BAD_CHI2              reduced chi2 of the best fit > 4 (templates do not fit) or < 0.1
                               (errors grossly overestimated)
 5       NEGATIVE_MODEL        (not set by the NNLS fitter: its models are non-negative)
-6       UNRESOLVED_PEAK       p(z) peak narrower than the fine grid step
+6       UNRESOLVED_PEAK       a single grid point holds p(z) above half its maximum
 7       USER_FLAG             set by a human grader (never by the fitter)
 8       NO_TEMPLATE_COVERAGE  no template has any flux on the valid pixels at ZBEST
 9       LOW_ZCONF             ZCONF < 0.5

@@ -167,8 +167,8 @@ def damping_wing_tau(
     tau_gp = 7.16e5 * ((1.0 + z) / 10.0) ** 1.5
     x2 = 1.0 / onepd
     x1 = np.minimum((1.0 + z_end) / ((1.0 + z) * onepd), x2)
-    tau[red] = x_hi * tau_gp * r_alpha / np.pi * onepd**1.5 * (
-        _me98_integral(x2) - _me98_integral(x1)
+    tau[red] = (
+        x_hi * tau_gp * r_alpha / np.pi * onepd**1.5 * (_me98_integral(x2) - _me98_integral(x1))
     )
     return np.clip(tau, 0.0, None)
 

@@ -114,9 +114,7 @@ class LineGroup:
         return tuple(r / total for r in self.ratios)
 
 
-def line_group(
-    name, lines, ratios=None, *, sigma_kms=None, note="", rest_waves=None
-) -> LineGroup:
+def line_group(name, lines, ratios=None, *, sigma_kms=None, note="", rest_waves=None) -> LineGroup:
     """Build a :class:`LineGroup` (equal ratios when ``ratios`` is None).
 
     ``lines`` are keys of :data:`LINES`, unless ``rest_waves`` gives the wavelengths (Angstrom).

@@ -29,9 +29,11 @@ RIDGE = 1e-10
 
 
 @numba.njit(cache=True)
-def _chol_solve(M, rhs, idx, k):  # pragma: no cover - compiled
-    """Solve M[idx,idx] s = rhs[idx] (symmetric positive definite, k x k) by Cholesky."""
-    L = np.zeros((k, k))
+def _chol_solve(M, rhs, idx, k, L, y, x):  # pragma: no cover - compiled
+    """Solve M[idx,idx] s = rhs[idx] (symmetric positive definite, k x k) by Cholesky.
+
+    ``L`` (n x n), ``y`` and ``x`` (n) are work arrays; the solution is ``x[:k]``.
+    """
     for i in range(k):
         for j in range(i + 1):
             s = M[idx[i], idx[j]]
@@ -43,13 +45,11 @@ def _chol_solve(M, rhs, idx, k):  # pragma: no cover - compiled
                 L[i, i] = math.sqrt(s)
             else:
                 L[i, j] = s / L[j, j]
-    y = np.zeros(k)
     for i in range(k):
         s = rhs[idx[i]]
         for m in range(i):
             s -= L[i, m] * y[m]
         y[i] = s / L[i, i]
-    x = np.zeros(k)
     for i in range(k - 1, -1, -1):
         s = y[i]
         for m in range(i + 1, k):
@@ -99,6 +99,9 @@ def nnls_gram(G, h, maxiter=0):  # pragma: no cover - compiled
     w = hs.copy()
     tol = 1e-10 * (1.0 + np.abs(hs).max()) if n > 0 else 0.0
     idx = np.zeros(n, dtype=np.int64)
+    work_l = np.empty((n, n))
+    work_y = np.empty(n)
+    s = np.empty(n)
     it = 0
     while it < maxiter:
         jmax = -1
@@ -117,7 +120,7 @@ def nnls_gram(G, h, maxiter=0):  # pragma: no cover - compiled
                 if passive[j]:
                     idx[k] = j
                     k += 1
-            s = _chol_solve(Gs, hs, idx, k)
+            _chol_solve(Gs, hs, idx, k, work_l, work_y, s)
             ok = True
             for m in range(k):
                 if s[m] <= 0.0:

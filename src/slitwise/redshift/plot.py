@@ -31,7 +31,9 @@ def plot_zfit(result: ZfitResult, path: str | os.PathLike | None = None, *, titl
             w,
             np.where(ok, spec.flux.value - spec.err.value, np.nan),
             np.where(ok, spec.flux.value + spec.err.value, np.nan),
-            step="mid", color="0.8", lw=0,
+            step="mid",
+            color="0.8",
+            lw=0,
         )
         ax0.plot(w, model.value, color="tab:red", lw=1.0)
         unit = spec.flux.unit

@@ -5,8 +5,9 @@ A :class:`TemplateLibrary` holds
 * rest-frame **continuum** templates (:class:`ContinuumTemplate`, f_lambda on a wavelength
   grid in Angstrom): by default the 12 FSPS "QSF 12 v3" SEDs without lines (Brammer's EAZY set,
   ages, star-formation histories and dust spanning quiescent to young star-forming; packaged
-  in ``data/`` with provenance), the same 12 behind a Calzetti A_V = 1.5 screen, blackbodies at 500, 2500 and 5000 K and one modified
-  blackbody (hot dust, 1200 K, emissivity index 1.5);
+  in ``data/`` with provenance), the same 12 behind a Calzetti A_V = 1.5 screen,
+  blackbodies at 500, 2500 and 5000 K and one modified blackbody (hot dust, 1200 K,
+  emissivity index 1.5);
 * **emission-line groups** (:class:`~slitwise.redshift.lines.LineGroup`): lines with ratios
   tied by physics, built analytically as pixel-integrated Gaussians at fit time;
 * **broad** Halpha and Hbeta at FWHM 1500 and 3000 km/s.

@@ -3,7 +3,8 @@
 Pipeline for one source (one or several spectra fitted jointly for one redshift):
 
 1. resolution per pixel (the spectrum's own R, else its NIRSpec disperser with the
-   point-source factor, else the user's value), pixel edges, weights 1/err (0 for invalid
+   point-source factor, else the user's value), pixel edges (air wavelengths, flagged by
+   ``meta['wave_medium'] == 'air'``, converted to vacuum), weights 1/err (0 for invalid
    pixels; an optional error floor is added in quadrature and recorded);
 2. z-independent set-up of the design (:func:`~slitwise.redshift.design.prepare_design`);
 3. chi2 on a velocity-spaced coarse grid (NNLS at every z, numba-parallel), then fine grids
@@ -42,7 +43,7 @@ from slitwise.redshift.pz import pz_from_chi2, zconf
 from slitwise.redshift.templates import TemplateLibrary
 from slitwise.spectra import Spectrum1D
 
-__all__ = ["zfit", "ZfitResult", "resolve_resolution", "ZCONF_WINDOW"]
+__all__ = ["zfit", "ZfitResult", "resolve_resolution", "air_to_vacuum", "ZCONF_WINDOW"]
 
 log = logging.getLogger(__name__)
 
@@ -198,6 +199,16 @@ def _meta_lower(spec: Spectrum1D) -> dict[str, Any]:
     return meta
 
 
+def air_to_vacuum(wave_aa: np.ndarray) -> np.ndarray:
+    """Air to vacuum wavelengths (Angstrom), refractive index of Morton (2000, ApJS 130, 403).
+
+    The index is evaluated at the air wavelength (error < 1e-8 in n).
+    """
+    s2 = (1e4 / np.asarray(wave_aa, dtype=float)) ** 2
+    n = 1.0 + 8.34254e-5 + 2.406147e-2 / (130.0 - s2) + 1.5998e-4 / (38.9 - s2)
+    return wave_aa * n
+
+
 def _grating_of(spec: Spectrum1D) -> str | None:
     g = _meta_lower(spec).get("grating")
     return str(g).upper() if g else None
@@ -307,9 +318,7 @@ def zfit(
     fnu = spectra[0].is_fnu
     unit0 = spectra[0].flux.unit
     conv_spectra = [
-        (s.to_fnu(unit0) if fnu else s.to_flambda(unit0))
-        if s.flux.unit != unit0
-        else s
+        (s.to_fnu(unit0) if fnu else s.to_flambda(unit0)) if s.flux.unit != unit0 else s
         for s in spectra
     ]
     gratings = [_grating_of(s) for s in spectra]
@@ -318,6 +327,9 @@ def zfit(
     for s, res in zip(conv_spectra, resolutions, strict=True):
         R = resolve_resolution(s, res)
         edges = s.pixel_edges().to_value(u.AA)
+        if str(_meta_lower(s).get("wave_medium", "vacuum")).lower() == "air":
+            # templates and line lists are in vacuum
+            edges = air_to_vacuum(edges)
         segments.append((edges[:-1], edges[1:], R))
         f = s.flux.value.astype(float)
         e = s.err.value.astype(float)
@@ -497,7 +509,12 @@ def zfit(
     }
     log.info(
         "zfit %s: z=%.5f zconf=%.3f chi2_nu=%.2f zwarn=%d (%.2fs)",
-        names, zbest, zc_val, chi2_nu, int(zwarn), timing["total"],
+        names,
+        zbest,
+        zc_val,
+        chi2_nu,
+        int(zwarn),
+        timing["total"],
     )
     return ZfitResult(
         zbest=float(zbest),

@@ -250,7 +250,13 @@ def _draw_traces(
         )
     cols = list(zip(*rows_out, strict=True))
     tab = make_trace_table(
-        cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], cols[6],
+        cols[0],
+        cols[1],
+        cols[2],
+        cols[3],
+        cols[4],
+        cols[5],
+        cols[6],
         np.full(total, float(half_width)),
     )
     tab["source_id"] = np.asarray(cols[7], dtype=int)
@@ -323,7 +329,7 @@ def make_fullframe(
     exptime: float = 1000.0,
     background: float = 0.02,
     pedestal_range: tuple[float, float] = (0.01, 0.03),
-    one_over_f_rms: float = 0.003,
+    one_over_f_rms: float = 0.002,
     common_fraction: float = 0.7,
     read_noise: float = 0.008,
     brightness: tuple[float, float] = (0.1, 1.0),
@@ -388,12 +394,19 @@ def make_fullframe(
     shape = (ny, nx)
 
     traces, source = _draw_traces(
-        rng, shape, origin, grating=disp.name, n_traces=n_traces, n_empty=n_empty,
-        half_width=half_width, brightness=brightness, profile_sigma=profile_sigma,
+        rng,
+        shape,
+        origin,
+        grating=disp.name,
+        n_traces=n_traces,
+        n_empty=n_empty,
+        half_width=half_width,
+        brightness=brightness,
+        profile_sigma=profile_sigma,
     )
     source = source + _fixed_slit_light(shape, origin, rng, fixed_slit_level)
     template = picture_frame_template(shape, origin=origin)
-    band_of_row = (np.arange(origin[0], origin[0] + ny) // BAND_ROWS)
+    band_of_row = np.arange(origin[0], origin[0] + ny) // BAND_ROWS
     amps_all = rng.uniform(*pedestal_range, size=FULL_SHAPE[0] // BAND_ROWS)
     pedestal = template * amps_all[band_of_row][:, None]
     bands = tuple(float(amps_all[b]) for b in np.unique(band_of_row))
@@ -469,11 +482,11 @@ def _write_truth(ff: FullFrame, path: Path) -> Path:
     hdul = fits.HDUList(
         [
             fits.PrimaryHDU(header=hdr),
-            fits.ImageHDU(ff.source, header=unit, name="SCI"),
-            fits.ImageHDU(ff.pedestal, header=unit, name="PEDESTAL"),
-            fits.ImageHDU(ff.background, header=unit, name="BACKGROUND"),
-            fits.ImageHDU(ff.one_over_f, header=unit, name="ONE_OVER_F"),
-            fits.ImageHDU(ff.sigma, header=unit, name="SIGMA"),
+            fits.ImageHDU(ff.source.astype(np.float32), header=unit, name="SCI"),
+            fits.ImageHDU(ff.pedestal.astype(np.float32), header=unit, name="PEDESTAL"),
+            fits.ImageHDU(ff.background.astype(np.float32), header=unit, name="BACKGROUND"),
+            fits.ImageHDU(ff.one_over_f.astype(np.float32), header=unit, name="ONE_OVER_F"),
+            fits.ImageHDU(ff.sigma.astype(np.float32), header=unit, name="SIGMA"),
             fits.ImageHDU(ff.outliers, name="OUTLIERS"),
         ]
     )
@@ -521,7 +534,10 @@ def simulate_fullframe(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     tmpl_hdul = fits.HDUList(
-        [fits.PrimaryHDU(), fits.ImageHDU(picture_frame_template(FULL_SHAPE), name="SCI")]
+        [
+            fits.PrimaryHDU(),
+            fits.ImageHDU(picture_frame_template(FULL_SHAPE).astype(np.float32), name="SCI"),
+        ]
     )
     write_fits_atomic(tmpl_hdul, out / f"{root}_pictureframe.fits")
     written = []

@@ -88,7 +88,7 @@ def _true_model(config: InstrumentConfig, *, long_slit: bool, rng) -> Spectrogra
     # the detector and ~1 % across the field; long slits get tilted lines (e0 depends on Y).
     wscale = 0.5 * config.n_disp * config.linear_dispersion
     e1 = wscale / config.linear_dispersion
-    tilt = 0.012 * ppm * scale if long_slit else 0.0
+    tilt = 0.05 * ppm * scale if long_slit else 0.0  # ~1.5 degrees
     e0 = np.array([[0.0, tilt], [0.0, 0.0]])
     e1c = np.array([[e1, 0.004 * e1], [-0.006 * e1, 0.0]])
     e2 = np.array([[-0.04 * e1, 0.0], [0.003 * e1, 0.0]])
@@ -107,8 +107,10 @@ def _make_mask(config: InstrumentConfig, *, n_slits: int, long_slit: bool, rng) 
     if long_slit:
         length_mm = 0.8 * config.n_spatial / ppm
         width_mm = 1.0 / fpscale
-        return Mask((Slit(1, width_mm, length_mm, 0.0, 0.0, 0.0, 1.0, length_mm * fpscale,
-                          False),), name="longslit")
+        return Mask(
+            (Slit(1, width_mm, length_mm, 0.0, 0.0, 0.0, 1.0, length_mm * fpscale, False),),
+            name="longslit",
+        )
     usable = 0.9 * config.n_spatial / ppm
     pitch = usable / n_slits
     length_mm = pitch - 8.0 / ppm  # 8 px gap between neighbouring slits
@@ -121,8 +123,19 @@ def _make_mask(config: InstrumentConfig, *, n_slits: int, long_slit: bool, rng) 
     for i, (x, y) in enumerate(zip(xs, ys, strict=True)):
         ref = i in (0, n_slits - 1)
         dim = (2.0 / fpscale, length_mm) if ref else (width_mm, length_mm)
-        slits.append(Slit(i + 1, dim[0], dim[1], float(x), float(y), 0.0, dim[0] * fpscale,
-                          dim[1] * fpscale, ref))
+        slits.append(
+            Slit(
+                i + 1,
+                dim[0],
+                dim[1],
+                float(x),
+                float(y),
+                0.0,
+                dim[0] * fpscale,
+                dim[1] * fpscale,
+                ref,
+            )
+        )
     return Mask(tuple(slits), name="simulated")
 
 
@@ -145,8 +158,10 @@ def _render(
     nd, ns = cfg.n_disp, cfg.n_spatial
     image = np.zeros((ns, nd))
     cols = np.arange(nd, dtype=float)
-    wr = (cfg.reference_wavelength - 0.6 * nd * cfg.linear_dispersion,
-          cfg.reference_wavelength + 0.6 * nd * cfg.linear_dispersion)
+    wr = (
+        cfg.reference_wavelength - 0.6 * nd * cfg.linear_dispersion,
+        cfg.reference_wavelength + 0.6 * nd * cfg.linear_dispersion,
+    )
     for slit in mask:
         x_end, y_end = slit.point(np.array([0.0, 1.0]))
         s_end = model.opt(x_end, y_end)[1]
@@ -180,8 +195,9 @@ def _render(
             frac = s - s0
             for r, wgt in ((s0, 1.0 - frac), (s0 + 1, frac)):
                 inside = (r >= 0) & (r < ns)
-                np.add.at(image, (r[inside], np.flatnonzero(inside)), row[inside] * wgt[inside]
-                          * weight)
+                np.add.at(
+                    image, (r[inside], np.flatnonzero(inside)), row[inside] * wgt[inside] * weight
+                )
     return image
 
 
@@ -190,8 +206,8 @@ def make_mos_frames(
     n_slits: int = 24,
     long_slit: bool = False,
     seed: int = 0,
-    nx: int = 2048,
-    ny: int = 1024,
+    nx: int | None = None,
+    ny: int | None = None,
     dispersion_direction: str = "LR",
     lamps: str = MODS_LAMPS,
     arc_spectrum: str | os.PathLike | None = None,
@@ -207,8 +223,9 @@ def make_mos_frames(
         One long slit with tilted arc lines instead of a mask.
     seed : int
         Random seed (distortions, slit positions, noise).
-    nx, ny : int
-        Detector size; dispersion runs along the axis named by ``dispersion_direction``.
+    nx, ny : int, optional
+        Detector size (default 2048 along dispersion, 1024 across it); dispersion runs
+        along the axis named by ``dispersion_direction``.
     dispersion_direction : str
         ``LR``, ``RL``, ``BU`` or ``UB``.
     lamps : str
@@ -225,11 +242,15 @@ def make_mos_frames(
     MosFrames
     """
     if dispersion_direction not in ("LR", "RL", "BU", "UB"):
-        raise input_error("dispersion_direction", f"expected LR, RL, BU or UB, got "
-                          f"'{dispersion_direction}'")
+        raise input_error(
+            "dispersion_direction", f"expected LR, RL, BU or UB, got '{dispersion_direction}'"
+        )
     if not long_slit and n_slits < 3:
         raise input_error("n_slits", f"expected >= 3, got {n_slits}")
     rng = np.random.default_rng(seed)
+    horizontal = dispersion_direction in ("LR", "RL")
+    nx = nx or (2048 if horizontal else 1024)
+    ny = ny or (1024 if horizontal else 2048)
     n_disp, n_spat = (nx, ny) if dispersion_direction in ("LR", "RL") else (ny, nx)
     disp = 6000.0 / n_disp  # ~ 4700-10700 Angstrom on any detector length
     config = InstrumentConfig(
@@ -284,8 +305,17 @@ def make_mos_frames(
         return 40.0 + 0.004 * (w - 4500.0)
 
     science = _render(model, mask, sky_fn)
-    names = ("OII_3727", "OII_3730", "Hbeta", "OIII_4960", "OIII_5008", "Halpha", "NII_6585",
-             "SII_6718", "SII_6733")
+    names = (
+        "OII_3727",
+        "OII_3730",
+        "Hbeta",
+        "OIII_4960",
+        "OIII_5008",
+        "Halpha",
+        "NII_6585",
+        "SII_6718",
+        "SII_6733",
+    )
     fluxes = np.array([3.0, 4.0, 3.0, 2.0, 6.0, 9.0, 3.0, 1.5, 1.2]) * 400.0
     for slit in science_slits:
         z = zs[slit.id]
@@ -306,8 +336,9 @@ def make_mos_frames(
         expected = img + 10.0
         noisy = rng.poisson(np.clip(expected, 0, None)).astype(float)
         noisy += rng.normal(0, _READ_NOISE, img.shape)
-        frames.append((config.canonical_to_image(noisy), config.canonical_to_image(
-            expected + _READ_NOISE**2)))
+        frames.append(
+            (config.canonical_to_image(noisy), config.canonical_to_image(expected + _READ_NOISE**2))
+        )
     truth = QTable()
     truth["slit_id"] = [s.id for s in mask]
     truth["ref"] = [s.ref for s in mask]
@@ -357,11 +388,16 @@ def simulate_mos(
     written: dict[str, Path] = {}
     sets = [("mos", False)] + ([("longslit", True)] if long_slit else [])
     for prefix, is_long in sets:
-        frames = make_mos_frames(n_slits=n_slits, long_slit=is_long, seed=seed,
-                                 arc_spectrum=arc_spectrum,
-                                 dispersion_direction=dispersion_direction)
-        written[f"{prefix}_instrument"] = write_instrument(frames.config,
-                                                           out / f"{prefix}_instrument.icf")
+        frames = make_mos_frames(
+            n_slits=n_slits,
+            long_slit=is_long,
+            seed=seed,
+            arc_spectrum=arc_spectrum,
+            dispersion_direction=dispersion_direction,
+        )
+        written[f"{prefix}_instrument"] = write_instrument(
+            frames.config, out / f"{prefix}_instrument.icf"
+        )
         written[f"{prefix}_mask"] = write_mask(frames.mask, out / f"{prefix}_mask.mdf")
         for kind in ("arc", "flat", "science"):
             hdr = fits.Header()
@@ -373,8 +409,9 @@ def simulate_mos(
             hdus = [fits.PrimaryHDU(getattr(frames, kind).astype(np.float32), header=hdr)]
             if kind == "science":
                 hdus.append(fits.ImageHDU(frames.science_var.astype(np.float32), name="VAR"))
-            written[f"{prefix}_{kind}"] = write_fits_atomic(fits.HDUList(hdus),
-                                                            out / f"{prefix}_{kind}.fits")
+            written[f"{prefix}_{kind}"] = write_fits_atomic(
+                fits.HDUList(hdus), out / f"{prefix}_{kind}.fits"
+            )
         written[f"{prefix}_model"] = save_model(frames.model, out / f"{prefix}_truth_model.yaml")
         path = out / f"{prefix}_truth.ecsv"
         frames.truth.write(path, overwrite=True)

@@ -1,0 +1,357 @@
+"""Automatic fit of the OPT, CRV and IDS models from one arc and one flat frame.
+
+Steps (every one automatic; the user gives only the instrument configuration and the mask):
+
+1. Find the slits in the flat and match them to the mask (robust to an unknown shift, scale
+   and rotation of the first-guess optical model); mask slits whose first-guess position is
+   off the detector, or that are not found, are flagged, not guessed.
+2. Trace both edges of every matched slit along dispersion.
+3. Extract the arc along each slit (``nsplit`` slices for long slits); identify the lines of
+   the best slice blind (pattern matching), the others by cross-correlation with it.
+4. Fit OPT from the reference-wavelength positions, CRV from the edge traces and IDS from all
+   identified lines, each a global polynomial with outlier rejection.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import logging
+
+import astropy.units as u
+import numpy as np
+from astropy.table import QTable
+
+from slitwise.calib.fit_crv import EdgeTrace, find_slit_spans, fit_curvature, trace_slit_edges
+from slitwise.calib.fit_ids import (
+    GridGuess,
+    LineSample,
+    extract_along,
+    fit_dispersion,
+    reidentify,
+    shifted_guess,
+)
+from slitwise.calib.fit_opt import fit_optical, match_slits
+from slitwise.calib.instrument_file import InstrumentConfig
+from slitwise.calib.linelists import load_line_list
+from slitwise.calib.mask_file import Mask
+from slitwise.calib.models import OpticalModel, SpectrographModel
+from slitwise.calib.wavecal import solve_arc
+from slitwise.errors import input_error
+
+__all__ = ["SlitFlag", "CalibrationResult", "fit_models"]
+
+log = logging.getLogger(__name__)
+
+
+class SlitFlag(enum.IntFlag):
+    """Per-slit calibration flags (``flag`` column of :attr:`CalibrationResult.slits`)."""
+
+    OFF_DETECTOR = 1
+    NOT_FOUND = 2
+    NO_ARC_SOLUTION = 4
+    FEW_LINES = 8
+    EDGE_TRACE_SHORT = 16
+
+
+@dataclasses.dataclass(frozen=True)
+class CalibrationResult:
+    """Fitted model, per-slit diagnostics and the fit residuals.
+
+    ``slits`` columns: ``slit_id``, ``flag`` (:class:`SlitFlag`), ``d_ref``/``s_ref``
+    (fitted reference position of the slit centre, pixels), ``n_lines``, ``ids_rms`` (pixels).
+    """
+
+    model: SpectrographModel
+    slits: QTable
+    traces: dict[int, EdgeTrace]
+    samples: list[LineSample]
+    opt_rms: float
+    crv_rms: float
+    ids_rms: float
+
+
+def _slices(n: int) -> np.ndarray:
+    return (np.arange(n) + 0.5) / n if n > 1 else np.array([0.5])
+
+
+def fit_models(
+    config: InstrumentConfig,
+    mask: Mask,
+    arc: np.ndarray,
+    flat: np.ndarray,
+    *,
+    lamps: str | None = None,
+    nsplit: int | None = None,
+    flip_x: bool = False,
+    flip_y: bool = False,
+    opt_degrees: tuple[int, int] = (2, 2),
+    crv_order: int = 2,
+    crv_degrees: tuple[int, int] = (1, 1),
+    ids_order: int = 3,
+    ids_degrees: tuple[int, int] = (1, 1),
+    trace_step: int = 32,
+) -> CalibrationResult:
+    """Fit OPT, CRV and IDS from an arc and a flat frame (detector orientation).
+
+    Parameters
+    ----------
+    config, mask : InstrumentConfig, Mask
+        From :func:`read_instrument` and :func:`read_mask`.
+    arc, flat : ndarray, shape (ny, nx)
+        Frames as read from the FITS files.
+    lamps : str, optional
+        Lamp catalogues (default ``config.lamps``).
+    nsplit : int, optional
+        Slices per slit for the IDS (default 1 for MOS slits, 5 for slits longer than 100 px).
+    flip_x, flip_y : bool
+        Mirrored optics in the first-guess model.
+    opt_degrees, crv_order, crv_degrees, ids_order, ids_degrees
+        Polynomial degrees of the three models.
+    trace_step : int
+        Column step of the edge tracing.
+
+    Raises
+    ------
+    SlitwiseInputError
+        No lamps, frames of the wrong shape, no slit found, or no arc solution at all.
+    """
+    lamps = lamps or config.lamps
+    if not lamps:
+        raise input_error(
+            "lamps", "no lamp catalogue given (instrument [optional] lamps or --lamps)"
+        )
+    arc_c = config.image_to_canonical(np.asarray(arc, float))
+    flat_c = config.image_to_canonical(np.asarray(flat, float))
+    nd, ns = config.n_disp, config.n_spatial
+    guess = OpticalModel.first_guess(config, flip_x=flip_x, flip_y=flip_y)
+    slits = list(mask)
+    flags = np.zeros(len(slits), int)
+    ends = np.array([guess(*sl.point(np.array([0.0, 1.0]))) for sl in slits])  # (n, 2, 2)
+    pred_lo, pred_hi = ends[:, 1, 0], ends[:, 1, 1]
+    d_guess = ends[:, 0, :].mean(axis=1)
+    off = (np.minimum(pred_lo, pred_hi) < 0) | (np.maximum(pred_lo, pred_hi) > ns - 1)
+    off |= (d_guess < 0) | (d_guess > nd - 1)
+    flags[off] |= SlitFlag.OFF_DETECTOR
+    for i in np.flatnonzero(off):
+        log.warning("slit %d: first-guess position off the detector; flagged", slits[i].id)
+    spans = find_slit_spans(flat_c)
+    if not spans:
+        raise input_error("flat", "no illuminated slit found in the flat frame")
+    on = np.flatnonzero(~off)
+    pairing = match_slits(spans, pred_lo[on], pred_hi[on])
+    matched = {int(on[p]): q for p, q in pairing.items()}
+    for i in on:
+        if int(i) not in matched:
+            flags[i] |= SlitFlag.NOT_FOUND
+            log.warning("slit %d: not found in the flat; flagged", slits[i].id)
+    # Edge traces (orientation: t = 0 at the lower spatial edge of the predicted slit).
+    traces: dict[int, EdgeTrace] = {}
+    for i, q in matched.items():
+        tr = trace_slit_edges(flat_c, spans[q], step=trace_step)
+        if np.isfinite(tr.lo).sum() < 4:
+            flags[i] |= SlitFlag.EDGE_TRACE_SHORT
+            continue
+        if pred_lo[i] > pred_hi[i]:  # mirrored: t = 0 is the upper edge
+            tr = EdgeTrace(d=tr.d, lo=tr.hi, hi=tr.lo)
+        traces[i] = tr
+    # Arc spectra along the slices.
+    cols = np.arange(nd, dtype=float)
+    spectra: dict[tuple[int, float], np.ndarray] = {}
+    for i, tr in traces.items():
+        n_split = nsplit or (5 if abs(pred_hi[i] - pred_lo[i]) > 100 else 1)
+        for t in _slices(n_split):
+            spectra[(i, float(t))] = extract_along(arc_c, tr.at(cols, t))
+    if not spectra:
+        raise input_error("flat", "no slit could be traced")
+    half = 0.5 * nd * config.linear_dispersion * 1.6
+    catalog = load_line_list(
+        lamps,
+        wave_min=config.reference_wavelength - half,
+        wave_max=config.reference_wavelength + half,
+    )["wave"].to_value(u.AA)
+    # Blind solution of the most central, brightest slice.
+    keys = sorted(spectra, key=lambda k: (abs(k[1] - 0.5), -np.percentile(spectra[k], 99)))
+    reference = None
+    ref_key = None
+    for key in keys[:5]:
+        i = key[0]
+        wcen = (
+            config.reference_wavelength + (0.5 * (nd - 1) - d_guess[i]) * config.linear_dispersion
+        )
+        sol = solve_arc(
+            spectra[key], lamps, dispersion=config.linear_dispersion, central_wavelength=wcen
+        )
+        if sol.reliable:
+            reference, ref_key = sol, key
+            break
+    if reference is None:
+        raise input_error(
+            "arc",
+            "no reliable blind wavelength solution in any of the 5 best "
+            "slices; check lamps, linear_dispersion and reference_wavelength",
+        )
+    log.info(
+        "reference slice: slit %d t=%.2f (%d lines)",
+        slits[ref_key[0]].id,
+        ref_key[1],
+        reference.n_lines,
+    )
+    # Pass 1: every slice from the reference solution shifted (and stretched) onto it.
+    guesses = {
+        key: shifted_guess(reference.fit, spectra[ref_key], flux, max_shift=int(0.25 * nd))
+        for key, flux in spectra.items()
+    }
+    samples, d_ref_slice = _collect(spectra, guesses, catalog, slits, flags, config)
+    opt, crv, ids, opt_rms, crv_rms, ids_rms, per_slit = _fit_three(
+        samples,
+        d_ref_slice,
+        traces,
+        slits,
+        config,
+        opt_degrees=opt_degrees,
+        crv_order=crv_order,
+        crv_degrees=crv_degrees,
+        ids_order=ids_order,
+        ids_degrees=ids_degrees,
+    )
+    # Pass 2: re-identify every slice from the global model (accurate everywhere), refit.
+    wr = (
+        config.reference_wavelength - 0.8 * nd * config.linear_dispersion,
+        config.reference_wavelength + 0.8 * nd * config.linear_dispersion,
+    )
+    guesses = {}
+    for key in spectra:
+        x, y = slits[key[0]].point(key[1])
+        lam = ids.wavelength(float(x), float(y), cols - float(opt.d(x, y)), wave_range=wr)
+        ok = np.isfinite(lam)
+        if ok.sum() > 10:
+            guesses[key] = GridGuess(cols[ok], lam[ok])
+    flags[:] &= ~(SlitFlag.NO_ARC_SOLUTION | SlitFlag.FEW_LINES)
+    samples, d_ref_slice = _collect(spectra, guesses, catalog, slits, flags, config, tol_px=0.6)
+    opt, crv, ids, opt_rms, crv_rms, ids_rms, per_slit = _fit_three(
+        samples,
+        d_ref_slice,
+        traces,
+        slits,
+        config,
+        opt_degrees=opt_degrees,
+        crv_order=crv_order,
+        crv_degrees=crv_degrees,
+        ids_order=ids_order,
+        ids_degrees=ids_degrees,
+    )
+    n_split_model = max((sum(1 for k in spectra if k[0] == i) for i in traces), default=1)
+    model = SpectrographModel(config=config, opt=opt, crv=crv, ids=ids, nsplit=n_split_model)
+    table = QTable()
+    table["slit_id"] = [s.id for s in slits]
+    table["ref"] = [s.ref for s in slits]
+    table["flag"] = flags
+    cen = mask.centres()
+    dref, sref = opt(cen[:, 0], cen[:, 1])
+    table["d_ref"] = (
+        np.where(flags & (SlitFlag.OFF_DETECTOR | SlitFlag.NOT_FOUND), np.nan, dref) * u.pix
+    )
+    table["s_ref"] = (
+        np.where(flags & (SlitFlag.OFF_DETECTOR | SlitFlag.NOT_FOUND), np.nan, sref) * u.pix
+    )
+    table["n_lines"] = [
+        int(sum(s.pixel.size for s in samples if s.slit_id == sl.id)) for sl in slits
+    ]
+    table["ids_rms"] = [per_slit.get(sl.id, np.nan) for sl in slits] * u.pix
+    return CalibrationResult(
+        model=model,
+        slits=table,
+        traces=traces,
+        samples=samples,
+        opt_rms=opt_rms,
+        crv_rms=crv_rms,
+        ids_rms=ids_rms,
+    )
+
+
+def _collect(spectra, guesses, catalog, slits, flags, config, *, tol_px=1.0):
+    """Identified lines and reference-wavelength position of every slice."""
+    nd = config.n_disp
+    grid = np.arange(nd, dtype=float)
+    samples: list[LineSample] = []
+    d_ref_slice: dict[tuple[int, float], float] = {}
+    for key, flux in spectra.items():
+        i, t = key
+        if key not in guesses:
+            flags[i] |= SlitFlag.NO_ARC_SOLUTION
+            continue
+        res = reidentify(flux, guesses[key], catalog, order=4, tol_px=tol_px)
+        if res is None or res[0].size < 8:
+            flags[i] |= SlitFlag.NO_ARC_SOLUTION if res is None else SlitFlag.FEW_LINES
+            continue
+        pix, wav, fit = res
+        lam = fit(grid)
+        if np.any(np.diff(lam) <= 0):
+            flags[i] |= SlitFlag.NO_ARC_SOLUTION
+            continue
+        d_ref_slice[key] = float(np.interp(config.reference_wavelength, lam, grid))
+        x, y = slits[i].point(t)
+        samples.append(LineSample(slits[i].id, t, float(x), float(y), pix, wav))
+    return samples, d_ref_slice
+
+
+def _fit_three(
+    samples,
+    d_ref_slice,
+    traces,
+    slits,
+    config,
+    *,
+    opt_degrees,
+    crv_order,
+    crv_degrees,
+    ids_order,
+    ids_degrees,
+):
+    """OPT from reference positions, CRV from edges, IDS from lines."""
+    nd = config.n_disp
+    dx, dy, dd = [], [], []
+    for (i, t), dr in d_ref_slice.items():
+        x, y = slits[i].point(t)
+        dx.append(x)
+        dy.append(y)
+        dd.append(dr)
+    if len(dd) < 2:
+        raise input_error("arc", f"only {len(dd)} reference positions measured; cannot fit OPT")
+    # Spatial positions: both edges of every traced slit, at the reference column of that end
+    # (linear in t through the slices of the slit; constant for a single slice).
+    sx, sy, ss = [], [], []
+    for i, tr in traces.items():
+        ts = np.array([k[1] for k in d_ref_slice if k[0] == i])
+        if ts.size == 0:
+            continue
+        drs = np.array([d_ref_slice[(i, t)] for t in ts])
+        coef = np.polyfit(ts, drs, 1) if ts.size > 1 else np.array([0.0, drs[0]])
+        for te in (0.0, 1.0):
+            xe, ye = slits[i].point(te)
+            sx.append(xe)
+            sy.append(ye)
+            ss.append(float(tr.at(np.polyval(coef, te), te)))
+    opt, opt_rms = fit_optical(
+        (np.array(dx), np.array(dy), np.array(dd)),
+        (np.array(sx), np.array(sy), np.array(ss)),
+        degrees=opt_degrees,
+    )
+    points = []
+    for i, tr in traces.items():
+        for te, edge in ((0.0, tr.lo), (1.0, tr.hi)):
+            xe, ye = slits[i].point(te)
+            dr = float(opt.d(xe, ye))
+            s0 = float(tr.at(dr, te))
+            points.append((xe, ye, tr.d - dr, edge - s0))
+    crv, crv_rms = fit_curvature(points, order=crv_order, degrees=crv_degrees, delta_scale=0.5 * nd)
+    ids, per_slit, ids_rms = fit_dispersion(
+        samples,
+        opt.d,
+        reference_wavelength=config.reference_wavelength,
+        wave_scale=0.5 * nd * config.linear_dispersion,
+        order=ids_order,
+        degrees=ids_degrees,
+    )
+    return opt, crv, ids, opt_rms, crv_rms, ids_rms, per_slit
