@@ -74,6 +74,24 @@ class ExtractConfig(_Section):
     sigma_clip: float = Field(5.0, gt=0, description="outlier rejection threshold (sigma)")
     detect_stuck: bool = Field(True, description="detect stuck-closed shutters automatically")
     serendips: bool = Field(True, description="extract secondary sources found in a slitlet")
+    background: Literal["nod", "local"] = Field(
+        "nod", description="subtract the other nods, or only a local background"
+    )
+    background_smooth: int = Field(
+        15, ge=1, description="columns the nod background is averaged over along dispersion"
+    )
+    mask_source_in_background: bool = Field(
+        True, description="leave the source out of the background exposures"
+    )
+    residual_background: int = Field(
+        9, ge=0, description="window (columns) of the residual background; 0 disables it"
+    )
+    pathloss: Literal["auto", "keep", "model", "none"] = Field(
+        "auto", description="keep the inputs' point-source path loss, re-model it, or none"
+    )
+    half_height: int = Field(8, ge=2, description="rows each side of the trace in the 2D product")
+    oversample: float = Field(1.0, gt=0, description="wavelength bins per detector column")
+    max_secondaries: int = Field(2, ge=0, description="at most this many serendips per slitlet")
 
 
 class ZfitConfig(_Section):
