@@ -160,8 +160,11 @@ def fit_models(
     spectra: dict[tuple[int, float], np.ndarray] = {}
     for i, tr in traces.items():
         n_split = nsplit or (5 if abs(pred_hi[i] - pred_lo[i]) > 100 else 1)
+        length = float(np.nanmedian(tr.hi - tr.lo))
+        # Aperture: a third of the slice (more arc signal), within 1.5..10 px.
+        half_width = float(np.clip(length / n_split / 3.0, 1.5, 10.0))
         for t in _slices(n_split):
-            spectra[(i, float(t))] = extract_along(arc_c, tr.at(cols, t))
+            spectra[(i, float(t))] = extract_along(arc_c, tr.at(cols, t), half_width=half_width)
     if not spectra:
         raise input_error("flat", "no slit could be traced")
     half = 0.5 * nd * config.linear_dispersion * 1.6

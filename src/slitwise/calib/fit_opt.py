@@ -90,8 +90,24 @@ def match_slits(
                     best = (score, resid, a, pairs)
     if best is None:
         return {}
-    log.info("matched %d of %d mask slits (scale %.3f)", best[0], pred_c.size, best[2])
-    return best[3]
+    pairs = best[3]
+    # Refine the transform on all matched slits (one neighbour pair fixes the scale poorly
+    # over the whole detector), then match again.
+    for _ in range(3):
+        if len(pairs) < 2:
+            break
+        p_idx = np.array(list(pairs))
+        q_idx = np.array([pairs[p] for p in p_idx])
+        a, b = np.polyfit(pred_c[p_idx], det_c[q_idx], 1)
+        cost = np.abs((a * pred_c + b)[:, None] - det_c[None, :]) + 0.5 * np.abs(
+            abs(a) * pred_len[:, None] - det_len[None, :]
+        )
+        new = _one_to_one(cost, tol)
+        if new == pairs:
+            break
+        pairs = new
+    log.info("matched %d of %d mask slits (scale %.3f)", len(pairs), pred_c.size, best[2])
+    return pairs
 
 
 def _one_to_one(cost: np.ndarray, tol: float) -> dict[int, int]:

@@ -255,15 +255,21 @@ def _chi2_cube_kernel(cube, rlo, rhi, wt, bw, bb, ncont, want_coeffs):  # pragma
     nz, nt, npix = cube.shape
     chi2 = np.empty(nz)
     coeffs = np.zeros((nz if want_coeffs else 1, nt))
-    for iz in prange(nz):
-        A = cube[iz].astype(np.float64)
+    nbatch = (nz + BATCH - 1) // BATCH
+    for ib in prange(nbatch):
+        # one work buffer per batch (a fresh large allocation per z costs page faults)
+        A = np.empty((nt, npix))
         G = np.zeros((nt, nt))
         h = np.zeros(nt)
-        _gram(A, rlo[iz], rhi[iz], wt, bw, G, h, ncont)
-        x, q = nnls_gram(G, h, 0)
-        chi2[iz] = bb - q
-        if want_coeffs:
-            coeffs[iz] = x
+        for iz in range(ib * BATCH, min(nz, (ib + 1) * BATCH)):
+            for i in range(nt):
+                for p in range(rlo[iz, i], rhi[iz, i]):
+                    A[i, p] = cube[iz, i, p]
+            _gram(A, rlo[iz], rhi[iz], wt, bw, G, h, ncont)
+            x, q = nnls_gram(G, h, 0)
+            chi2[iz] = bb - q
+            if want_coeffs:
+                coeffs[iz] = x
     return chi2, coeffs
 
 
