@@ -60,8 +60,10 @@ def main() -> None:
                              ("slitwise clean_frame", t_ours, res.frame.sci)):  # fmt: skip
             ratio = _col_median_ratio(img - ff.source, held, ff.sigma)
             bias = img[src].sum() / truth - 1.0
-            print(f"  {name:21s} {t:7.3f} s  ({t / t_naive:6.1f} x naive)   "
-                  f"held-out column-median RMS {ratio:6.2f} x white   trace flux {bias:+.2%}")
+            print(
+                f"  {name:21s} {t:7.3f} s  ({t / t_naive:6.1f} x naive)   "
+                f"held-out column-median RMS {ratio:6.2f} x white   trace flux {bias:+.2%}"
+            )
         print(f"  goal < 10 s per frame: {'yes' if t_ours < 10 else 'NO'}")
 
 

@@ -65,8 +65,11 @@ def test_masking_is_what_removes_the_bias(grating_sub, metrics):
     """Same frame, same column-median idea: masking the traces is what makes it unbiased."""
     ff = grating_sub.ff
     args = (ff.source, ff.traces, ff.source.shape, grating_sub.bad, ff.rate.origin)
-    unmasked = naive_column_clean(ff.rate.sci - grating_sub.result.components["pedestal"]
-                                  - grating_sub.result.components["background2d"])
+    unmasked = naive_column_clean(
+        ff.rate.sci
+        - grating_sub.result.components["pedestal"]
+        - grating_sub.result.components["background2d"]
+    )
     bias_unmasked, _ = metrics.flux_bias(unmasked, *args)
     bias_ours, _ = metrics.flux_bias(grating_sub.result.frame.sci, *args)
     # the traces cover ~20 % of every column here and pull its median up: flux is lost
@@ -137,3 +140,15 @@ def test_bad_options(prism_sub):
         clean_frame(prism_sub.ff.rate, traces=prism_sub.ff.traces, n_passes=0)
     with pytest.raises(SlitwiseInputError, match="template"):
         clean_frame(prism_sub.ff.rate, traces=prism_sub.ff.traces, template=np.ones((3, 3)))
+
+
+def test_frame_without_variance_split(prism_sub):
+    """A frame with only ERR (no VAR_RNOISE): the whole ERR is rescaled by sqrt(factor)."""
+    from slitwise.detector import RateFrame
+
+    f = prism_sub.ff.rate
+    bare = RateFrame(sci=f.sci, err=f.err, dq=f.dq, header=f.header)
+    res = clean_frame(bare, traces=prism_sub.ff.traces, n_passes=2)
+    k = res.record.read_noise_factor
+    assert k > 1.0 and not res.frame.var
+    np.testing.assert_allclose(res.frame.err, f.err * np.sqrt(k))

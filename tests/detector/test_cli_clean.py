@@ -24,8 +24,15 @@ def main(monkeypatch):
 def sim(tmp_path_factory):
     out = tmp_path_factory.mktemp("sim")
     files = simulate_fullframe(
-        out, seed=4, n_traces=5, n_empty=2, grating="PRISM/CLEAR", detectors=("NRS1",),
-        shape=(256, 2048), origin=(1700, 0), n_snowballs=1,
+        out,
+        seed=4,
+        n_traces=5,
+        n_empty=2,
+        grating="PRISM/CLEAR",
+        detectors=("NRS1",),
+        shape=(256, 2048),
+        origin=(1700, 0),
+        n_snowballs=1,
     )
     return files[0]
 
@@ -81,3 +88,17 @@ def test_clean_cli_bad_inputs(sim, main, tmp_path, capsys):
 
     status = main(["clean", str(sim.rate), "--out", str(tmp_path / "o"), "--traces", "a", "b"])
     assert status == 2 and "--traces" in capsys.readouterr().err
+
+
+def test_simulator_input_errors(tmp_path):
+    from slitwise.errors import SlitwiseInputError
+    from slitwise.simulate.fullframe import make_fullframe
+
+    with pytest.raises(SlitwiseInputError, match="seed"):
+        simulate_fullframe(tmp_path, seed=-1)
+    with pytest.raises(SlitwiseInputError, match="G999"):
+        make_fullframe(grating="G999", shape=(128, 2048))
+    with pytest.raises(SlitwiseInputError, match="cannot place"):
+        make_fullframe(shape=(128, 2048), n_traces=40)
+    with pytest.raises(SlitwiseInputError, match="detector"):
+        make_fullframe(detector="NRS3", shape=(128, 2048))

@@ -27,8 +27,13 @@ def test_background2d_matches_photutils():
     mask[100:130] = True
     mask[:, 300:302] = True
     ref = Background2D(
-        data, 8, mask=mask, filter_size=(3, 3), sigma_clip=SigmaClip(sigma=3.0, maxiters=5),
-        bkg_estimator=MedianBackground(), exclude_percentile=50.0,
+        data,
+        8,
+        mask=mask,
+        filter_size=(3, 3),
+        sigma_clip=SigmaClip(sigma=3.0, maxiters=5),
+        bkg_estimator=MedianBackground(),
+        exclude_percentile=50.0,
     ).background
     np.testing.assert_allclose(fit_background2d(data, mask), ref, rtol=0, atol=1e-10)
 
@@ -113,7 +118,7 @@ def test_clustered_outliers_flagged_but_not_noise_or_traces():
     shape = (256, 256)
     data = rng.normal(0.0, 1.0, shape)
     sigma = np.ones(shape)
-    yy, xx = np.mgrid[:shape[0], :shape[1]]
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
     snow = np.hypot(yy - 60, xx - 60) < 4
     data[snow] += 40.0
     line = (np.abs(yy - 200) <= 1) & (np.abs(xx - 128) <= 1)  # emission-line-like spot

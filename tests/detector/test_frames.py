@@ -38,8 +38,15 @@ def test_round_trip_keeps_hdus_and_keywords(tmp_path):
     frame.sci = rng.normal(size=shape)
     out = write_rate_frame(frame, tmp_path / "out.fits", keywords={"CLNPASS": (5, "passes")})
     with fits.open(out) as hdul:
-        assert [h.name for h in hdul] == ["PRIMARY", "SCI", "ERR", "DQ", "VAR_POISSON",
-                                          "VAR_RNOISE", "ASDF"]
+        assert [h.name for h in hdul] == [
+            "PRIMARY",
+            "SCI",
+            "ERR",
+            "DQ",
+            "VAR_POISSON",
+            "VAR_RNOISE",
+            "ASDF",
+        ]
         assert hdul[0].header["CLNPASS"] == 5
         assert hdul["SCI"].header["BUNIT"] == "DN/s"
         # float32 on disk, as in JWST products

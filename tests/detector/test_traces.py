@@ -18,8 +18,9 @@ from slitwise.simulate.fullframe import make_fullframe
 
 
 def _one(y_ref=100.0, curvature=2e-5, x_min=50, x_max=450, half_width=4.0):
-    return make_trace_table([7], [x_min], [x_max], [250.0], [y_ref], [0.01], [curvature],
-                            [half_width])
+    return make_trace_table(
+        [7], [x_min], [x_max], [250.0], [y_ref], [0.01], [curvature], [half_width]
+    )
 
 
 def test_mask_follows_curvature():

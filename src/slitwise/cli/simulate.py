@@ -1,9 +1,9 @@
 """``slitwise simulate``: write simulated observations with known truth.
 
-Targets are sub-subcommands; each ``_add_<target>`` registers one. Today: ``nirspec`` (an MSA
-program of nodded slitlet cut-outs, :func:`slitwise.simulate.simulate_program`). A future
-``mos`` target (ground-based arc, flat and science frames plus instrument and mask files)
-plugs in by adding ``_add_mos`` to ``_TARGETS``.
+Targets are sub-subcommands; each ``_add_<target>`` registers one: ``nirspec`` (an MSA
+program of nodded slitlet cut-outs, :func:`slitwise.simulate.simulate_program`) and ``mos``
+(ground-based arc, flat and science frames plus instrument and mask files,
+:func:`slitwise.simulate.mos.simulate_mos`).
 """
 
 from __future__ import annotations
@@ -83,8 +83,14 @@ def _add_nirspec(targets) -> None:
     p.set_defaults(func=_run_nirspec)
 
 
-#: Simulation targets, in the order ``--help`` lists them (``mos`` will join here).
-_TARGETS = (_add_nirspec,)
+def _add_mos(targets) -> None:
+    from slitwise.cli.calib import add_simulate_mos
+
+    add_simulate_mos(targets)
+
+
+#: Simulation targets, in the order ``--help`` lists them.
+_TARGETS = (_add_nirspec, _add_mos)
 
 
 def add_parser(sub) -> argparse.ArgumentParser:

@@ -163,8 +163,7 @@ def _map_point(comp, data, n_starts, seed):
 
     best_u, best_f = None, np.inf
     for u0 in _start_points(comp, data, n_starts, np.random.default_rng(seed)):
-        res = minimize(fun, u0, jac=True, method="L-BFGS-B",
-                       options={"maxiter": 5000, "ftol": 1e-13, "gtol": 1e-8})
+        res = minimize(fun, u0, jac=True, method="BFGS", options={"maxiter": 5000, "gtol": 1e-6})
         if res.fun < best_f:
             best_u, best_f = res.x, float(res.fun)
     if best_u is None or not np.isfinite(best_f):
@@ -172,7 +171,7 @@ def _map_point(comp, data, n_starts, seed):
     return jnp.asarray(best_u), best_f
 
 
-def run_map(structure, data, *, n_starts=8, n_draws=2000, seed=0) -> Posterior:
+def run_map(structure, data, *, n_starts=4, n_draws=2000, seed=0) -> Posterior:
     """Maximum a posteriori fit with Laplace (Gaussian in unconstrained space) errors.
 
     Parameters

@@ -151,10 +151,15 @@ def nnls_gram(G, h, maxiter=0):  # pragma: no cover - compiled
                     break
             if not anyp:
                 break
+        k = 0
+        for j in range(n):
+            if x[j] > 0.0:
+                idx[k] = j
+                k += 1
         for i in range(n):
             acc = hs[i]
-            for j in range(n):
-                acc -= Gs[i, j] * x[j]
+            for m in range(k):
+                acc -= Gs[i, idx[m]] * x[idx[m]]
             w[i] = acc
     q = 0.0
     for i in range(n):
@@ -325,10 +330,20 @@ def chi2_grid(
 
 
 def gram_at(setup: DesignSetup, z: float, flux, err):
-    """Design ``A`` (unweighted), Gram ``G`` and ``h`` at one redshift (for errors, models)."""
-    from slitwise.redshift.design import design_matrix
+    """Design ``A`` (unweighted), Gram ``G`` and ``h`` at one redshift.
 
-    A = design_matrix(setup, z)
+    Uses the same numba Gram routine as the grid kernels (a numpy ``A @ A.T`` this small can
+    cost milliseconds in BLAS thread start-up).
+    """
+    nt = setup.ntempl
+    A = np.zeros((1, nt, setup.pixels.npix))
+    rlo = np.zeros((1, nt), dtype=np.int64)
+    rhi = np.zeros((1, nt), dtype=np.int64)
+    build_design(np.array([float(z)]), A, rlo, rhi, *setup.kernel_args())
     wt = 1.0 / np.asarray(err, dtype=float)
-    Aw = A * wt
-    return A, Aw @ Aw.T, Aw @ (np.asarray(flux, dtype=float) * wt)
+    bw = np.asarray(flux, dtype=float) * wt
+    Aw = A[0].copy()
+    G = np.zeros((nt, nt))
+    h = np.zeros(nt)
+    _gram(Aw, rlo[0], rhi[0], wt, bw, G, h, setup.ncont)
+    return A[0], G, h

@@ -28,7 +28,7 @@ import numpy as np
 from astropy.table import QTable
 
 from slitwise.errors import input_error
-from slitwise.redshift.design import DesignSetup, PixelSet, design_matrix, prepare_design
+from slitwise.redshift.design import DesignSetup, PixelSet, prepare_design
 from slitwise.redshift.flags import ZWarn
 from slitwise.redshift.grid import (
     C_KMS,
@@ -38,7 +38,7 @@ from slitwise.redshift.grid import (
     refine_windows,
     velocity_grid,
 )
-from slitwise.redshift.nnls import chi2_grid, nnls_gram
+from slitwise.redshift.nnls import chi2_grid, gram_at, nnls_gram
 from slitwise.redshift.pz import pz_from_chi2, zconf
 from slitwise.redshift.templates import TemplateLibrary
 from slitwise.spectra import Spectrum1D
@@ -405,11 +405,7 @@ def zfit(
     ibest = int(np.argmin(np.where(np.isfinite(chi2), chi2, np.inf)))
     zbest = _parabola_min(z, chi2, ibest)
     # fit at zbest: coefficients, errors, model
-    A = design_matrix(setup, zbest)
-    wt = np.where(valid, 1.0 / err, 0.0)
-    Aw = A * wt
-    G = Aw @ Aw.T
-    h = Aw @ (flux * wt)
+    A, G, h = gram_at(setup, zbest, flux, err_w)
     x, q = nnls_gram(G, h, 0)
     chi2min = float(bb - q)
     active = x > 0
