@@ -174,7 +174,8 @@ def main() -> int:
         f"  {'method':<44} {'wall s/spec':>11} {'cpu s/spec':>10} {'x faster wall':>13} "
         f"{'x faster cpu':>12}"
     )
-    print(f"  {'naive scipy NNLS (33 templates)':<44} {nw:11.3f} {nc:10.3f} {1.0:13.1f} {1.0:12.1f}")
+    label = "naive scipy NNLS (33 templates)"
+    print(f"  {label:<44} {nw:11.3f} {nc:10.3f} {1.0:13.1f} {1.0:12.1f}")
     for key, label in (
         ("like", f"zfit, same templates ({naive_lib.ntempl}) and grid"),
         ("default", f"zfit defaults ({lib.ntempl} templates, 5 windows)"),

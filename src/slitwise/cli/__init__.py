@@ -19,7 +19,7 @@ from slitwise.errors import SlitwiseInputError
 __all__ = ["main", "build_parser"]
 
 #: Subcommand modules, in the order ``--help`` lists them.
-COMMANDS = ("demo", "simulate", "run", "config", "extract", "combine", "calib", "inspect")
+COMMANDS = ("demo", "simulate", "run", "config", "clean", "calib", "extract", "combine", "inspect")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -32,6 +32,8 @@ def _run_nirspec(args: argparse.Namespace) -> int:
             get_disperser(g)
         except SlitwiseInputError as exc:
             raise input_error("--gratings", str(exc)) from exc
+    if args.full_frame:
+        return _run_fullframe(args)
     t0 = time.perf_counter()
     prog = simulate_program(
         args.out,
@@ -58,6 +60,26 @@ def _run_nirspec(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_fullframe(args: argparse.Namespace) -> int:
+    """Full-frame rate images (``--full-frame``) instead of slitlet cut-outs."""
+    from slitwise.instruments import get_disperser
+    from slitwise.simulate.fullframe import simulate_fullframe
+
+    if args.n_traces < 1:
+        raise input_error("--n-traces", f"got {args.n_traces}; expected an integer >= 1")
+    t0 = time.perf_counter()
+    written = []
+    for g in args.gratings:
+        root = args.root if len(args.gratings) == 1 else f"{args.root}_{get_disperser(g).slug}"
+        written += simulate_fullframe(
+            args.out, seed=args.seed, n_traces=args.n_traces, grating=g,
+            detectors=tuple(args.detectors), root=root,
+        )  # fmt: skip
+    print(f"wrote {len(written)} full-frame rate images with truth and trace tables to "
+          f"{args.out} in {time.perf_counter() - t0:.1f} s")
+    return 0
+
+
 def _add_nirspec(targets) -> None:
     from slitwise.simulate import DEFAULT_GRATINGS
 
@@ -80,6 +102,14 @@ def _add_nirspec(targets) -> None:
     )
     p.add_argument("--nods", type=int, default=3, help="nod pattern: 2, 3 or 5 (default 3)")
     p.add_argument("--root", default="sim", help="file-name prefix (default 'sim')")
+    p.add_argument(
+        "--full-frame", action="store_true",
+        help="write full-frame rate images (traces, 1/f noise, picture frame, background) "
+        "with *_truth.fits and trace tables, for 'slitwise clean'",
+    )  # fmt: skip
+    p.add_argument("--n-traces", type=int, default=30, help="traces per frame (--full-frame)")
+    p.add_argument("--detectors", nargs="+", default=["NRS1", "NRS2"],
+                   help="detectors (--full-frame; default NRS1 NRS2)")  # fmt: skip
     p.set_defaults(func=_run_nirspec)
 
 
