@@ -69,3 +69,29 @@ def test_cli_several_files_one_bad(tmp_path, capsys):
     assert args.func(args) == 2
     out = capsys.readouterr().out
     assert "ERROR" in out and np.isfinite(float(out.splitlines()[-2].split()[1]))
+
+
+def test_cli_joint(tmp_path, capsys):
+    from slitwise.io.zfit_product import read_zfit
+
+    d = load_bench()
+    i = 185
+    a, b = tmp_path / "a.ecsv", tmp_path / "b.ecsv"
+    for path, sl in ((a, slice(0, 200)), (b, slice(200, None))):
+        t = QTable(
+            {
+                "wave": d["wave"][sl] * u.um,
+                "flux": d["flux"][i][sl] * u.uJy,
+                "err": d["err"][i][sl] * u.uJy,
+            }
+        )
+        t.meta["GRATING"] = "PRISM"
+        t.write(path, format="ascii.ecsv")
+    args = _parser().parse_args(
+        ["zfit", str(a), str(b), "--joint", "--out", str(tmp_path / "o"), "--no-plot"]
+    )
+    assert args.func(args) == 0
+    prod = read_zfit(tmp_path / "o" / "a.zfit.fits")
+    zt = d["z_true"][i]
+    assert abs(prod.zbest - zt) / (1 + zt) < 0.01
+    assert prod.model_flux.size == d["wave"].size  # both spectra's models

@@ -19,7 +19,18 @@ from slitwise.errors import SlitwiseInputError
 __all__ = ["main", "build_parser"]
 
 #: Subcommand modules, in the order ``--help`` lists them.
-COMMANDS = ("demo", "simulate", "run", "config", "clean", "calib", "extract", "combine", "inspect")
+COMMANDS = (
+    "demo",
+    "simulate",
+    "run",
+    "config",
+    "clean",
+    "calib",
+    "extract",
+    "combine",
+    "zfit",
+    "inspect",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

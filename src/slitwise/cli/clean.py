@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import argparse
 import logging
-import time
 from pathlib import Path
 
+from slitwise.detector.stage import clean_output_paths
 from slitwise.errors import input_error
 
 __all__ = ["add_parser", "clean_output_paths"]
@@ -23,29 +23,8 @@ __all__ = ["add_parser", "clean_output_paths"]
 log = logging.getLogger(__name__)
 
 
-def _stem(path: Path) -> str:
-    name = path.name
-    for suffix in ("_rate.fits.gz", "_rate.fits", ".fits.gz", ".fits"):
-        if name.endswith(suffix):
-            return name[: -len(suffix)]
-    return path.stem
-
-
-def clean_output_paths(rate: str | Path, out_dir: str | Path) -> tuple[Path, Path]:
-    """``(fits, png)`` output paths of ``slitwise clean`` for one input file."""
-    stem = _stem(Path(rate))
-    out = Path(out_dir)
-    return out / f"{stem}_rate_clean.fits", out / f"{stem}_rate_clean.png"
-
-
-def _sibling_traces(rate: Path) -> Path | None:
-    cand = rate.with_name(f"{_stem(rate)}_traces.ecsv")
-    return cand if cand.exists() else None
-
-
 def _run(args: argparse.Namespace) -> int:
-    from slitwise.detector import clean_frame, plot_clean, read_rate_frame, read_trace_table
-    from slitwise.detector.frames import write_rate_frame
+    from slitwise.detector.stage import clean_file
 
     inputs = [Path(p) for p in args.rate]
     if args.traces and len(args.traces) != len(inputs):
@@ -64,36 +43,21 @@ def _run(args: argparse.Namespace) -> int:
         f"{'outl px':>7} {'s':>5}"
     )
     for i, rate in enumerate(inputs):
-        t0 = time.perf_counter()
-        frame = read_rate_frame(rate)
-        if args.traces:
-            traces = read_trace_table(args.traces[i])
-        elif args.detect_traces:
-            traces = None
-        else:
-            sib = _sibling_traces(rate)
-            traces = read_trace_table(sib) if sib is not None else None
-        result = clean_frame(
-            frame,
-            traces=traces,
-            detect_traces=True if args.detect_traces else None,
+        _, _, rec, seconds = clean_file(
+            rate,
+            out_dir,
+            traces=args.traces[i] if args.traces else None,
+            detect_traces=args.detect_traces,
             template=template,
             n_passes=args.passes,
             box_size=args.box_size,
             row_1f=row_1f,
+            plot=not args.no_plot,
         )
-        fits_path, png_path = clean_output_paths(rate, out_dir)
-        keywords = result.record.header_keywords()
-        keywords["CLNSRC"] = (rate.name, "slitwise clean: input rate file")
-        write_rate_frame(result.frame, fits_path, keywords=keywords, like=rate)
-        if not args.no_plot:
-            plot_clean(frame.sci, result, png_path, title=rate.name)
-        rec = result.record
         peds = ",".join(f"{a:.4f}" for a in rec.pedestal_amplitudes) or "-"
         print(
             f"{rate.name[:32]:<32} {rec.n_passes:>6} {peds:>24} {rec.column_rms:8.4f} "
-            f"{rec.read_noise_factor:6.3f} {rec.n_outlier_pixels:>7} "
-            f"{time.perf_counter() - t0:5.1f}"
+            f"{rec.read_noise_factor:6.3f} {rec.n_outlier_pixels:>7} {seconds:5.1f}"
         )
     print(f"wrote {len(inputs)} cleaned frame(s) to {out_dir}")
     return 0

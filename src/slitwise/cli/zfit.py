@@ -33,11 +33,13 @@ def _run(args: argparse.Namespace) -> int:
         lib = lib.with_continua(load_user_templates(args.templates), replace=True)
     out = Path(args.out)
     rows, status = [], 0
-    for path in args.files:
+    jobs = [args.files] if args.joint else [[f] for f in args.files]
+    for paths in jobs:
+        path = paths[0]
         try:
-            spec = open_spectrum(path)
+            spec = [open_spectrum(p) for p in paths]
             res = zfit(
-                spec,
+                spec if args.joint else spec[0],
                 zmin=args.zmin,
                 zmax=args.zmax,
                 templates=lib,
@@ -46,7 +48,7 @@ def _run(args: argparse.Namespace) -> int:
                 error_floor=args.error_floor,
             )
         except SlitwiseInputError as exc:
-            if len(args.files) == 1:
+            if len(jobs) == 1:
                 raise
             print(f"slitwise zfit: error: {exc}")
             rows.append((Path(path).name, float("nan"), float("nan"), -1, "ERROR"))
@@ -96,6 +98,12 @@ def add_parser(sub):
         type=float,
         default=0.0,
         help="fraction of |flux| added to errors in quadrature (default 0)",
+    )
+    p.add_argument(
+        "--joint",
+        action="store_true",
+        help="fit all SPEC files together (one source, e.g. PRISM + G395M) for one redshift; "
+        "the product is named after the first file",
     )
     p.add_argument("--no-plot", action="store_true", help="do not write PNG figures")
     p.set_defaults(func=_run)

@@ -305,7 +305,7 @@ SPEC_SCHEMA = ProductSpec(
 )
 
 # -- zfit.fits -------------------------------------------------------------------------------
-#: ZWARN bits: (name, bit, meaning). Bits 8-15 are reserved for future warnings.
+#: ZWARN bits: (name, bit, meaning). Bits 12-15 are reserved for future warnings.
 ZWARN_BITS = (
     ("NODATA", 0, "no usable pixels; no fit attempted"),
     ("LITTLE_COVERAGE", 1, "too few valid pixels or too narrow a wavelength range"),
@@ -315,6 +315,10 @@ ZWARN_BITS = (
     ("NEGATIVE_MODEL", 5, "best-fit model is negative over a significant range"),
     ("UNRESOLVED_PEAK", 6, "p(z) peak narrower than the redshift grid step"),
     ("USER_FLAG", 7, "flagged by a human grader"),
+    ("NO_TEMPLATE_COVERAGE", 8, "no template has flux on the valid pixels at ZBEST"),
+    ("LOW_ZCONF", 9, "ZCONF < 0.5"),
+    ("MASKED_PIXELS", 10, "more than 20 % of the pixels are invalid"),
+    ("ZERO_COEFFS", 11, "all template coefficients are zero at ZBEST"),
 )
 
 #: ZQUAL values and their meaning.
@@ -340,7 +344,7 @@ ZFIT_SCHEMA = ProductSpec(
             + (
                 KeywordSpec("ZBEST", "float", "best-fit redshift (minimum of chi2(z))"),
                 KeywordSpec("ZQUAL", "int", "quality class, see ZQUAL values below"),
-                KeywordSpec("ZCONF", "float", "share of the p(z) integral with |z - ZBEST| <= 0.03"),
+                KeywordSpec("ZCONF", "float", "share of integral p(z) with |z - ZBEST| <= 0.03"),
                 KeywordSpec("CHI2MIN", "float", "chi2 at ZBEST"),
                 KeywordSpec("ZMIN", "float", "lower end of the redshift search range"),
                 KeywordSpec("ZMAX", "float", "upper end of the redshift search range"),
@@ -619,7 +623,7 @@ def render_markdown() -> str:
         "| --- | --- | --- | --- |",
     ]
     out += [f"| {b} | {1 << b} | `{n}` | {_cell(d)} |" for n, b, d in ZWARN_BITS]
-    out += ["", "Bits 8-15 are reserved.", ""]
+    out += ["", "Bits 12-15 are reserved.", ""]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(out))
 
 

@@ -45,7 +45,7 @@ _OPTIONAL = ("SRCNAME", "GRATING", "FILTER", "INFILE", "TEMPLSET")
 
 
 class ZWarn(enum.IntFlag):
-    """Redshift warning bits (keyword ZWARN); 0 means no warning. Bits 8-15 are reserved."""
+    """Redshift warning bits (keyword ZWARN); 0 means no warning. Bits 12-15 are reserved."""
 
     NODATA = 1 << 0  #: no usable pixels; no fit attempted
     LITTLE_COVERAGE = 1 << 1  #: too few valid pixels or too narrow a wavelength range
@@ -55,6 +55,10 @@ class ZWarn(enum.IntFlag):
     NEGATIVE_MODEL = 1 << 5  #: best-fit model is negative over a significant range
     UNRESOLVED_PEAK = 1 << 6  #: p(z) peak narrower than the redshift grid step
     USER_FLAG = 1 << 7  #: flagged by a human grader
+    NO_TEMPLATE_COVERAGE = 1 << 8  #: no template has flux on the valid pixels at ZBEST
+    LOW_ZCONF = 1 << 9  #: ZCONF < 0.5
+    MASKED_PIXELS = 1 << 10  #: more than 20 % of the pixels are invalid
+    ZERO_COEFFS = 1 << 11  #: all template coefficients are zero at ZBEST
 
 
 def _vector(values: Any, unit: u.UnitBase | None, where: str) -> Any:

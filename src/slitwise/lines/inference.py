@@ -23,9 +23,16 @@ import numpy as np
 import numpyro
 from numpyro.infer import MCMC, NUTS, SVI, Trace_ELBO
 from numpyro.infer.autoguide import AutoMultivariateNormal
-from numpyro.infer.util import constrain_fn, potential_energy, unconstrain_fn
+from numpyro.infer.initialization import init_to_value
 
-from slitwise.lines.model import constrain_unit_cube, numpyro_model, total_loglike
+from slitwise.lines.model import (
+    constrain,
+    constrain_unit_cube,
+    log_posterior,
+    total_loglike,
+    unconstrain,
+    whitened_model,
+)
 from slitwise.lines.prepare import FitStructure
 
 __all__ = [
@@ -61,41 +68,31 @@ def _jnp_data(data):
 
 
 class _Compiled:
-    """Compiled functions of one structure (model, potential, optimiser, samplers)."""
+    """Compiled functions of one structure (posterior, transforms, samplers)."""
 
     def __init__(self, structure: FitStructure):
         self.structure = structure
         self.free = structure.free_parameters
-        self.model = functools.partial(numpyro_model, structure=structure)
+        self.model = functools.partial(whitened_model, structure=structure)
         self._mcmc = {}
         self._svi = {}
         with jax.enable_x64(True):
-            self.potential = jax.jit(self._potential)
-            self.value_and_grad = jax.jit(jax.value_and_grad(self._potential))
-            self.constrain = jax.jit(self._constrain)
-            self.unconstrain = jax.jit(self._unconstrain)
-            self.cube_to_params = jax.jit(self._cube)
-            self.loglike_cube = jax.jit(self._loglike_cube)
 
-    # unconstrained vector <-> dicts
-    def _u_dict(self, u):
-        return {n: u[i] for i, n in enumerate(self.free)}
+            def potential(u, data):
+                return -log_posterior(u, data, structure)
 
-    def _potential(self, u, data):
-        return potential_energy(self.model, (data,), {}, self._u_dict(u))
-
-    def _constrain(self, u, data):
-        return constrain_fn(self.model, (data,), {}, self._u_dict(u), return_deterministic=True)
-
-    def _unconstrain(self, vals, data):
-        d = unconstrain_fn(self.model, (data,), {}, {n: vals[n] for n in self.free})
-        return jnp.stack([d[n] for n in self.free])
-
-    def _cube(self, cube):
-        return constrain_unit_cube(cube, self.structure)
-
-    def _loglike_cube(self, cube, data):
-        return total_loglike(constrain_unit_cube(cube, self.structure), data, self.structure)
+            self.potential = jax.jit(potential)
+            self.value_and_grad = jax.jit(jax.value_and_grad(potential))
+            self.constrain = jax.jit(lambda u: constrain(u, structure))
+            self.constrain_many = jax.jit(jax.vmap(lambda u: constrain(u, structure)))
+            self.unconstrain = jax.jit(lambda v: unconstrain(v, structure))
+            self.cube_to_params = jax.jit(lambda c: constrain_unit_cube(c, structure))
+            self.cube_to_params_many = jax.jit(
+                jax.vmap(lambda c: constrain_unit_cube(c, structure))
+            )
+            self.loglike_cube = jax.jit(
+                lambda c, data: total_loglike(constrain_unit_cube(c, structure), data, structure)
+            )
 
     def hessian(self, u, data, step=1e-5):
         """Hessian of the potential by central differences of the compiled gradient."""
@@ -111,10 +108,10 @@ class _Compiled:
         return 0.5 * (hess + hess.T)
 
     # cached samplers
-    def mcmc(self, warmup, samples, chains, dense_mass, target_accept):
-        key = (warmup, samples, chains, dense_mass, target_accept)
+    def mcmc(self, warmup, samples, chains, target_accept):
+        key = (warmup, samples, chains, target_accept)
         if key not in self._mcmc:
-            kernel = NUTS(self.model, dense_mass=dense_mass, target_accept_prob=target_accept)
+            kernel = NUTS(self.model, target_accept_prob=target_accept)
             self._mcmc[key] = MCMC(
                 kernel, num_warmup=warmup, num_samples=samples, num_chains=chains,
                 chain_method="sequential", progress_bar=False, jit_model_args=True,
@@ -124,7 +121,7 @@ class _Compiled:
     def svi(self, step_size, steps, particles):
         key = (step_size, steps, particles)
         if key not in self._svi:
-            guide = AutoMultivariateNormal(self.model)
+            guide = AutoMultivariateNormal(self.model, init_loc_fn=init_to_value(values={}))
             svi = SVI(self.model, guide, numpyro.optim.Adam(step_size),
                       Trace_ELBO(num_particles=particles))
 
@@ -133,6 +130,13 @@ class _Compiled:
 
             self._svi[key] = (guide, svi, jax.jit(run))
         return self._svi[key]
+
+
+def _whitened_data(data, post: Posterior):
+    out = dict(data)
+    out["u_map"] = jnp.asarray(post.info["u_best"])
+    out["chol"] = jnp.asarray(np.linalg.cholesky(post.info["cov_u"]))
+    return out
 
 
 @functools.lru_cache(maxsize=32)
@@ -144,7 +148,7 @@ def compiled(structure: FitStructure) -> _Compiled:
 def _start_points(comp, data, n_starts, rng):
     k = len(comp.free)
     cubes = np.vstack([np.full(k, 0.5), rng.uniform(0.1, 0.9, size=(max(n_starts - 1, 0), k))])
-    return [np.asarray(comp.unconstrain(comp.cube_to_params(jnp.asarray(c)), data)) for c in cubes]
+    return [np.asarray(comp.unconstrain(comp.cube_to_params(jnp.asarray(c)))) for c in cubes]
 
 
 def _to_numpy(d):
@@ -203,8 +207,8 @@ def run_map(structure, data, *, n_starts=4, n_draws=2000, seed=0) -> Posterior:
         cov = (v / w) @ v.T
         rng = np.random.default_rng(seed + 1)
         draws = rng.multivariate_normal(np.asarray(u_best), cov, size=n_draws, method="cholesky")
-        samples = _to_numpy(jax.vmap(comp.constrain, in_axes=(0, None))(jnp.asarray(draws), data))
-        best = {k: float(v) for k, v in comp.constrain(u_best, data).items()}
+        samples = _to_numpy(comp.constrain_many(jnp.asarray(draws)))
+        best = {k: float(v) for k, v in comp.constrain(u_best).items()}
     return Posterior(
         "map", samples, best, dict(n_starts=n_starts, n_draws=n_draws, seed=seed),
         dict(neg_log_posterior=f_best, time_s=time.perf_counter() - t0,
@@ -226,18 +230,9 @@ def run_svi(structure, data, *, steps=3000, step_size=2e-3, particles=4, n_draws
     with jax.enable_x64(True):
         data = _jnp_data(data)
         guide, svi, run = comp.svi(step_size, steps, particles)
-        state = svi.init(jax.random.PRNGKey(seed), data)
-        params = svi.get_params(state)
-        loc = jnp.asarray(init.info["u_best"])
-        # AutoMultivariateNormal flattens the latent dict with sorted keys
-        order = np.argsort(np.array(comp.free, dtype=object).astype(str))
-        chol = np.linalg.cholesky(init.info["cov_u"] + 1e-12 * np.eye(len(loc)))
-        perm = np.asarray(order)
-        params = dict(params)
-        params["auto_loc"] = loc[perm]
-        params["auto_scale_tril"] = jnp.asarray(chol[np.ix_(perm, perm)])
-        state = svi.init(jax.random.PRNGKey(seed), data, init_params=params)
-        state, losses = run(state, data)
+        wdata = _whitened_data(data, init)
+        state = svi.init(jax.random.PRNGKey(seed), wdata)
+        state, losses = run(state, wdata)
         losses = np.asarray(losses)
         params = svi.get_params(state)
         n = max(len(losses) // 5, 2)
@@ -252,13 +247,11 @@ def run_svi(structure, data, *, steps=3000, step_size=2e-3, particles=4, n_draws
                 InferenceWarning,
                 stacklevel=2,
             )
-        draws = guide.sample_posterior(
+        xi = guide.sample_posterior(
             jax.random.PRNGKey(seed + 1), params, sample_shape=(n_draws,)
-        )
-        samples = _to_numpy(draws)
-        for name, spec in zip(structure.order, structure.priors, strict=True):
-            if spec.kind == "fixed":
-                samples[name] = np.full(n_draws, init.best[name])
+        )["xi"]
+        u = wdata["u_map"][None, :] + xi @ wdata["chol"].T
+        samples = _to_numpy(comp.constrain_many(u))
     return Posterior(
         "svi", samples, dict(init.best),
         dict(steps=steps, step_size=step_size, particles=particles, seed=seed),
@@ -267,7 +260,7 @@ def run_svi(structure, data, *, steps=3000, step_size=2e-3, particles=4, n_draws
     )
 
 
-def run_nuts(structure, data, *, warmup=500, samples=500, chains=1, seed=0, dense_mass=True,
+def run_nuts(structure, data, *, warmup=500, samples=500, chains=1, seed=0,
              target_accept=0.85, init: Posterior | None = None) -> Posterior:
     """NUTS (numpyro) from the MAP, reporting R-hat, effective sample size and divergences.
 
@@ -281,20 +274,19 @@ def run_nuts(structure, data, *, warmup=500, samples=500, chains=1, seed=0, dens
     init = init or run_map(structure, data, seed=seed, n_draws=10)
     with jax.enable_x64(True):
         data = _jnp_data(data)
-        mcmc = comp.mcmc(warmup, samples, chains, dense_mass, target_accept)
+        mcmc = comp.mcmc(warmup, samples, chains, target_accept)
+        wdata = _whitened_data(data, init)
+        k = len(comp.free)
         rng = np.random.default_rng(seed)
-        u0 = np.asarray(init.info["u_best"])
-        jitter = rng.normal(0, 0.01, size=(chains, len(u0))) if chains > 1 else np.zeros((1, 0))
-        if chains > 1:
-            init_params = {n: jnp.asarray(u0[i] + jitter[:, i]) for i, n in enumerate(comp.free)}
-        else:
-            init_params = {n: jnp.asarray(u0[i]) for i, n in enumerate(comp.free)}
-        mcmc.run(jax.random.PRNGKey(seed), data, init_params=init_params,
+        xi0 = rng.normal(0, 0.1, size=(chains, k)) if chains > 1 else np.zeros(k)
+        mcmc.run(jax.random.PRNGKey(seed), wdata, init_params={"xi": jnp.asarray(xi0)},
                  extra_fields=("diverging", "num_steps"))
-        grouped = mcmc.get_samples(group_by_chain=True)
-        flat = _to_numpy(mcmc.get_samples())
+        xi = mcmc.get_samples(group_by_chain=True)["xi"]  # (chains, n, k)
+        u = wdata["u_map"] + xi @ wdata["chol"].T
+        grouped = _to_numpy(jax.vmap(comp.constrain_many)(u))
+        flat = {n: v.reshape(-1) for n, v in grouped.items()}
         extra = mcmc.get_extra_fields()
-        sm = summary({k: v for k, v in grouped.items() if k in comp.free})
+        sm = summary({n: grouped[n] for n in comp.free})
     rhat = {k: float(v["r_hat"]) for k, v in sm.items()}
     ess = {k: float(v["n_eff"]) for k, v in sm.items()}
     div = int(np.sum(np.asarray(extra["diverging"])))
@@ -309,7 +301,7 @@ def run_nuts(structure, data, *, warmup=500, samples=500, chains=1, seed=0, dens
     best = {k: float(np.median(v)) for k, v in flat.items()}
     return Posterior(
         "nuts", flat, best,
-        dict(warmup=warmup, samples=samples, chains=chains, seed=seed, dense_mass=dense_mass,
+        dict(warmup=warmup, samples=samples, chains=chains, seed=seed,
              target_accept=target_accept),
         dict(divergences=div, r_hat=rhat, ess=ess, min_ess=float(min(ess.values())),
              max_r_hat=float(np.nanmax(list(rhat.values()))),
@@ -349,7 +341,7 @@ def run_nested(structure, data, *, nlive=400, dlogz=0.1, seed=0, n_draws=2000,
         cubes = resample_equal(res.samples, weights / weights.sum(),
                                rstate=np.random.default_rng(seed + 1))
         pick = np.random.default_rng(seed + 2).choice(len(cubes), size=n_draws)
-        samples = _to_numpy(jax.vmap(comp.cube_to_params)(jnp.asarray(cubes[pick])))
+        samples = _to_numpy(comp.cube_to_params_many(jnp.asarray(cubes[pick])))
     best = {k: float(np.median(v)) for k, v in samples.items()}
     return Posterior(
         "nested", samples, best, dict(nlive=nlive, dlogz=dlogz, seed=seed, sample=sample),

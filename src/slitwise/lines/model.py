@@ -19,6 +19,8 @@ import jax
 import jax.numpy as jnp
 import numpyro
 import numpyro.distributions as dist
+from numpyro.distributions import constraints
+from numpyro.distributions.transforms import biject_to
 
 from slitwise.lines.prepare import FitStructure
 from slitwise.lines.profiles import (
@@ -35,6 +37,10 @@ __all__ = [
     "total_loglike",
     "numpyro_model",
     "constrain_unit_cube",
+    "constrain",
+    "unconstrain",
+    "log_posterior",
+    "whitened_model",
 ]
 
 C_KMS = 299792.458
@@ -209,3 +215,53 @@ def numpyro_model(data: dict, structure: FitStructure) -> None:
     """numpyro model: priors of every parameter plus the likelihood of all spectra."""
     vals = sample_parameters(structure)
     numpyro.factor("loglike", total_loglike(vals, data, structure))
+
+
+def _transforms(structure: FitStructure, u):
+    """Constrained values, log prior and log-Jacobian from an unconstrained vector ``u``."""
+    vals, logp, i = {}, 0.0, 0
+    for name, spec in zip(structure.order, structure.priors, strict=True):
+        if spec.kind == "fixed":
+            vals[name] = jnp.asarray(spec.fixed_value(vals), float)
+            continue
+        d = spec.distribution(vals)
+        t = biject_to(d.support)
+        x = t(u[i])
+        logp = logp + d.log_prob(x) + t.log_abs_det_jacobian(u[i], x)
+        vals[name] = x
+        i += 1
+    return vals, logp
+
+
+def constrain(u, structure: FitStructure) -> dict:
+    """Parameter values (all, fixed included) from the unconstrained vector of free ones."""
+    return _transforms(structure, u)[0]
+
+
+def unconstrain(vals: dict, structure: FitStructure):
+    """Unconstrained vector of the free parameters from their values."""
+    out, done = [], {}
+    for name, spec in zip(structure.order, structure.priors, strict=True):
+        done[name] = vals[name]
+        if spec.kind == "fixed":
+            continue
+        out.append(biject_to(spec.distribution(done).support).inv(vals[name]))
+    return jnp.stack(out)
+
+
+def log_posterior(u, data: dict, structure: FitStructure):
+    """Log posterior density in the unconstrained space (prior, Jacobian and likelihood)."""
+    vals, logp = _transforms(structure, u)
+    return logp + total_loglike(vals, data, structure)
+
+
+def whitened_model(data: dict, structure: FitStructure) -> None:
+    """numpyro model in whitened coordinates ``u = data['u_map'] + data['chol'] @ xi``.
+
+    With ``u_map`` the MAP and ``chol`` the Cholesky factor of the Laplace covariance (both
+    data, not constants), the posterior of ``xi`` is close to a unit normal, which NUTS and
+    SVI handle with short trajectories and a diagonal mass matrix.
+    """
+    k = data["u_map"].shape[0]
+    xi = numpyro.sample("xi", dist.ImproperUniform(constraints.real_vector, (), (k,)))
+    numpyro.factor("logpost", log_posterior(data["u_map"] + data["chol"] @ xi, data, structure))

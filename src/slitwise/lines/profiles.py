@@ -25,8 +25,10 @@ Widths here are in the same unit as ``x`` (micron in the fitter). The functions 
 
 from __future__ import annotations
 
+import math
+
 import jax.numpy as jnp
-from jax.scipy.special import log_ndtr, ndtr, owens_t
+from jax.scipy.special import erf, erfc, ndtr, owens_t
 
 __all__ = [
     "PROFILES",
@@ -37,9 +39,10 @@ __all__ = [
     "absorption_optical_depth",
 ]
 
-FWHM_TO_SIGMA = 1.0 / (2.0 * jnp.sqrt(2.0 * jnp.log(2.0)))
-_SQRT6 = jnp.sqrt(6.0)
-_SQRT24 = jnp.sqrt(24.0)
+FWHM_TO_SIGMA = 1.0 / (2.0 * math.sqrt(2.0 * math.log(2.0)))
+_SQRT6 = math.sqrt(6.0)
+_SQRT24 = math.sqrt(24.0)
+_INV_SQRT2 = 1.0 / math.sqrt(2.0)
 
 #: Extra shape parameters (besides ``fwhm``) each profile takes, in order.
 SHAPE_PARAMETERS = {
@@ -75,14 +78,20 @@ def _pseudo_voigt_cdf(x, fwhm_g, fwhm_l):
     return eta * lor + (1.0 - eta) * ndtr(x / (f * FWHM_TO_SIGMA))
 
 
+def _phi_cdf(y):
+    return 0.5 * erfc(-y * _INV_SQRT2)
+
+
 def _laplace_gauss_cdf(x, b, s):
-    # X = N(0, s^2) + Laplace(0, b):  F = Phi(x/s) - 1/2 e^{-x/b+s^2/2b^2} Phi(x/s - s/b)
-    #                                             + 1/2 e^{ x/b+s^2/2b^2} Phi(-x/s - s/b)
-    # evaluated as exp(a + log Phi(t)) so that neither factor overflows.
+    # X = N(0, s^2) + Laplace(0, b):  F = Phi(x/s) - 1/2 e^{-x/b+q} Phi(x/s - s/b)
+    #                                             + 1/2 e^{ x/b+q} Phi(-x/s - s/b),
+    # q = s^2 / 2b^2.  Keeping b >= s/30 (a Laplace 30 times narrower than the LSF is a
+    # Gaussian for all purposes) bounds the exponents so that no factor overflows.
+    b = jnp.maximum(b, s / 30.0)
     q = 0.5 * (s / b) ** 2
-    t1 = jnp.exp(-x / b + q + log_ndtr(x / s - s / b))
-    t2 = jnp.exp(x / b + q + log_ndtr(-x / s - s / b))
-    return ndtr(x / s) - 0.5 * t1 + 0.5 * t2
+    t1 = jnp.exp(-x / b + q) * _phi_cdf(x / s - s / b)
+    t2 = jnp.exp(x / b + q) * _phi_cdf(-x / s - s / b)
+    return _phi_cdf(x / s) - 0.5 * t1 + 0.5 * t2
 
 
 def _skew_normal_cdf(x, omega, alpha):
@@ -104,7 +113,7 @@ def _gauss_hermite_cdf(x, sigma, h3, h4, s):
     h4t = h4 * ratio**4
     he2 = y**2 - 1.0
     he3 = y**3 - 3.0 * y
-    phi = jnp.exp(-0.5 * y**2) / jnp.sqrt(2.0 * jnp.pi)
+    phi = jnp.exp(-0.5 * y**2) / math.sqrt(2.0 * math.pi)
     return ndtr(y) - phi * (h3t * he2 / _SQRT6 + h4t * he3 / _SQRT24)
 
 
@@ -133,7 +142,7 @@ def convolved_cdf(profile: str, x, fwhm, lsf_sigma, shape=()):
         (fwhm_l,) = shape
         return _pseudo_voigt_cdf(x, jnp.sqrt(fwhm**2 + (s / FWHM_TO_SIGMA) ** 2), fwhm_l)
     if profile == "laplace":
-        return _laplace_gauss_cdf(x, fwhm / (2.0 * jnp.log(2.0)), s)
+        return _laplace_gauss_cdf(x, fwhm / (2.0 * math.log(2.0)), s)
     if profile == "gauss_hermite":
         h3, h4 = shape
         return _gauss_hermite_cdf(x, fwhm * FWHM_TO_SIGMA, h3, h4, s)
@@ -156,14 +165,10 @@ def convolved_cdf(profile: str, x, fwhm, lsf_sigma, shape=()):
 def pixel_fractions(profile: str, lo, hi, center, fwhm, lsf_sigma, shape=()):
     """Fraction of a unit-flux line falling between pixel edges ``lo`` and ``hi``.
 
-    For the Gaussian the difference is taken on the side of the centre where the CDF is small,
-    so that far wings keep their relative precision.
     """
     if profile == "gaussian":
-        sig = jnp.sqrt((fwhm * FWHM_TO_SIGMA) ** 2 + lsf_sigma**2)
-        a = (lo - center) / sig
-        b = (hi - center) / sig
-        return jnp.where(a > 0, ndtr(-a) - ndtr(-b), ndtr(b) - ndtr(a))
+        scale = _INV_SQRT2 / jnp.sqrt((fwhm * FWHM_TO_SIGMA) ** 2 + lsf_sigma**2)
+        return 0.5 * (erf((hi - center) * scale) - erf((lo - center) * scale))
     return convolved_cdf(profile, hi - center, fwhm, lsf_sigma, shape) - convolved_cdf(
         profile, lo - center, fwhm, lsf_sigma, shape
     )

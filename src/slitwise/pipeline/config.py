@@ -36,6 +36,7 @@ from slitwise.errors import input_error
 __all__ = [
     "STAGES",
     "RunConfig",
+    "CleanConfig",
     "ExtractConfig",
     "ZfitConfig",
     "LinefitConfig",
@@ -63,6 +64,21 @@ class RunConfig(_Section):
     pattern: str = Field("*.fits", description="glob of cut-out files inside input_dir")
     stages: tuple[str, ...] = Field(STAGES, description="stages to run, a subset of STAGES")
     overwrite: bool = Field(False, description="recompute products that already exist")
+
+
+class CleanConfig(_Section):
+    """Detector-level cleaning of full-frame rate images (program-level stage ``clean``)."""
+
+    inputs: tuple[str, ...] = Field(
+        (), description="glob patterns of *_rate.fits files (relative to the config file)"
+    )
+    output_dir: Path = Field(Path("clean"), description="directory for *_rate_clean.fits")
+    passes: int = Field(5, ge=1, description="iterations of the background model")
+    box_size: int = Field(8, ge=2, description="box of the smooth 2D background (pixels)")
+    row_1f: Literal["auto", "on", "off"] = Field(
+        "auto", description="row 1/f correction (auto: PRISM only)"
+    )
+    plots: bool = Field(True, description="write a diagnostic PNG per frame")
 
 
 class ExtractConfig(_Section):
@@ -132,6 +148,7 @@ class PipelineConfig(_Section):
     """The whole pipeline configuration."""
 
     run: RunConfig = RunConfig()
+    clean: CleanConfig = CleanConfig()
     extract: ExtractConfig = ExtractConfig()
     zfit: ZfitConfig = ZfitConfig()
     linefit: LinefitConfig = LinefitConfig()
@@ -199,10 +216,16 @@ def load_config(path: str | os.PathLike | None = None, **overrides) -> PipelineC
             "output_dir": (base / cfg.run.output_dir).resolve(),
         }
     )
+    clean = cfg.clean.model_copy(
+        update={
+            "inputs": tuple(str(base / p) for p in cfg.clean.inputs),
+            "output_dir": (base / cfg.clean.output_dir).resolve(),
+        }
+    )
     linefit = cfg.linefit
     if linefit.config is not None:
         linefit = linefit.model_copy(update={"config": (base / linefit.config).resolve()})
-    return cfg.model_copy(update={"run": run, "linefit": linefit})
+    return cfg.model_copy(update={"run": run, "clean": clean, "linefit": linefit})
 
 
 def _toml_value(value) -> str:

@@ -63,10 +63,14 @@ class RunResult:
     stage_times: dict[str, float]
     wall_time: float
     summary_path: Path | None = None
+    clean_reports: list[dict] = dataclasses.field(default_factory=list)
 
     @property
     def n_failed(self) -> int:
-        return sum(r.status == "failed" for r in self.results)
+        """Sources and frames that failed."""
+        return sum(r.status == "failed" for r in self.results) + sum(
+            r["status"] == "failed" for r in self.clean_reports
+        )
 
 
 def _relative(path, out_dir: Path) -> str:
@@ -163,8 +167,13 @@ def run_pipeline(cfg: PipelineConfig, *, progress: bool = True) -> RunResult:
     with atomic_path(out_dir / RESOLVED_CONFIG) as tmp:
         tmp.write_text(config_to_toml(cfg))
     stages = cfg.selected_stages()
-    exclude = tuple(o.match for o in cfg.observations if o.exclude)
-    units = discover_sources(cfg.run.input_dir, pattern=cfg.run.pattern, exclude=exclude)
+    source_stages = [s for s in stages if s in SOURCE_STAGES]
+    clean_reports: list[dict] = []
+    clean_seconds = 0.0
+    units: list[SourceUnit] = []
+    if source_stages:
+        exclude = tuple(o.match for o in cfg.observations if o.exclude)
+        units = discover_sources(cfg.run.input_dir, pattern=cfg.run.pattern, exclude=exclude)
     payload = cfg.model_dump(mode="json")
     tasks = [SourceTask(unit=u, config=payload, stages=stages) for u in units]
     results: list[SourceResult | None] = [None] * len(tasks)
@@ -175,6 +184,11 @@ def run_pipeline(cfg: PipelineConfig, *, progress: bool = True) -> RunResult:
         dask_local=ex.dask_local,
         threads_per_worker=ex.threads_per_worker,
     ) as executor:
+        if "clean" in stages and cfg.clean.inputs:
+            from slitwise.pipeline.program_stages import run_clean_stage
+
+            clean_reports, clean_seconds = run_clean_stage(cfg, executor)
+            log.info("cleaned %d frames", sum(r["status"] == "ok" for r in clean_reports))
         log.info("processing %d sources with the %s executor", len(tasks), executor.name)
         bar = tqdm(total=len(tasks), desc="sources", unit="src", disable=not progress)
         for index, res in executor.map(process_source, tasks):
@@ -187,6 +201,8 @@ def run_pipeline(cfg: PipelineConfig, *, progress: bool = True) -> RunResult:
     _remove_stale_temporaries(out_dir)
     final = [r for r in results if r is not None]
     stage_times: dict[str, float] = defaultdict(float)
+    if clean_reports:
+        stage_times["clean"] = clean_seconds
     for res in final:
         for stage, seconds in res.timings.items():
             stage_times[stage] += seconds
@@ -196,7 +212,8 @@ def run_pipeline(cfg: PipelineConfig, *, progress: bool = True) -> RunResult:
         stage_times=dict(stage_times),
         wall_time=time.perf_counter() - t_start,
     )
-    if "summary" in stages:
+    run.clean_reports = clean_reports
+    if "summary" in stages and final:
         from slitwise.pipeline.summary import write_summary
 
         t0 = time.perf_counter()

@@ -12,6 +12,8 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from slitwise.redshift.flags import ZWarn  # noqa: E402
+from slitwise.redshift.plot import plot_zfit
+from slitwise.redshift.product import to_product
 from slitwise.redshift.templates import ContinuumTemplate, TemplateLibrary, load_user_templates
 from slitwise.redshift.zfit import ZfitResult, resolve_resolution, zfit
 
@@ -23,4 +25,6 @@ __all__ = [
     "ContinuumTemplate",
     "load_user_templates",
     "ZWarn",
+    "to_product",
+    "plot_zfit",
 ]

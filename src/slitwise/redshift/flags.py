@@ -28,26 +28,9 @@ bit     name                  set when
 
 from __future__ import annotations
 
-import enum
+from slitwise.io.zfit_product import ZWarn
 
 __all__ = ["ZWarn", "describe", "ZWARN_TABLE"]
-
-
-class ZWarn(enum.IntFlag):
-    """Redshift warning bits (see the module docstring)."""
-
-    NODATA = 1 << 0
-    LITTLE_COVERAGE = 1 << 1
-    SMALL_DELTA_CHI2 = 1 << 2
-    Z_AT_EDGE = 1 << 3
-    BAD_CHI2 = 1 << 4
-    NEGATIVE_MODEL = 1 << 5
-    UNRESOLVED_PEAK = 1 << 6
-    USER_FLAG = 1 << 7
-    NO_TEMPLATE_COVERAGE = 1 << 8
-    LOW_ZCONF = 1 << 9
-    MASKED_PIXELS = 1 << 10
-    ZERO_COEFFS = 1 << 11
 
 
 #: (name, bit, meaning) rows, including reserved bits.
