@@ -21,7 +21,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import numpyro
-from numpyro.infer import MCMC, NUTS, SVI, Trace_ELBO
+from numpyro.infer import SVI, Trace_ELBO
+from numpyro.infer.hmc import hmc
 from numpyro.infer.autoguide import AutoMultivariateNormal
 from numpyro.infer.initialization import init_to_value
 
@@ -29,6 +30,8 @@ from slitwise.lines.model import (
     constrain,
     constrain_unit_cube,
     log_posterior,
+    pointwise_loglike,
+    predict,
     total_loglike,
     unconstrain,
     whitened_model,
@@ -90,6 +93,12 @@ class _Compiled:
             self.cube_to_params_many = jax.jit(
                 jax.vmap(lambda c: constrain_unit_cube(c, structure))
             )
+            def models(v, data):
+                m = predict(v, data, structure)
+                return m, pointwise_loglike(v, data, structure, m)
+
+            self.models = jax.jit(models)
+            self.models_many = jax.jit(jax.vmap(models, in_axes=(0, None)))
             self.loglike_cube = jax.jit(
                 lambda c, data: total_loglike(constrain_unit_cube(c, structure), data, structure)
             )
@@ -108,14 +117,41 @@ class _Compiled:
         return 0.5 * (hess + hess.T)
 
     # cached samplers
-    def mcmc(self, warmup, samples, chains, target_accept):
-        key = (warmup, samples, chains, target_accept)
+    def nuts(self, warmup, samples, target_accept, max_tree_depth):
+        """Compiled NUTS run ``(key, data, xi0) -> (xi, diverging, num_steps)`` of one chain.
+
+        Built on numpyro's functional ``hmc(potential_fn_gen=..., algo="NUTS")`` with the data
+        as an argument of one jitted warmup + sampling scan, so that every source with the
+        same structure and padded size reuses the compiled code.
+        """
+        key = (warmup, samples, target_accept, max_tree_depth)
         if key not in self._mcmc:
-            kernel = NUTS(self.model, target_accept_prob=target_accept)
-            self._mcmc[key] = MCMC(
-                kernel, num_warmup=warmup, num_samples=samples, num_chains=chains,
-                chain_method="sequential", progress_bar=False, jit_model_args=True,
-            )
+            structure = self.structure
+
+            def potential_gen(data):
+                def pot(xi):
+                    u = data["u_map"] + data["chol"] @ xi
+                    return -log_posterior(u, data, structure)
+
+                return pot
+
+            init_kernel, sample_kernel = hmc(potential_fn_gen=potential_gen, algo="NUTS")
+
+            def run(rng_key, data, xi0):
+                state = init_kernel(
+                    xi0, warmup, target_accept_prob=target_accept,
+                    max_tree_depth=max_tree_depth, model_args=(data,), rng_key=rng_key,
+                )
+
+                def body(st, _):
+                    st = sample_kernel(st, model_args=(data,))
+                    return st, (st.z, st.diverging, st.num_steps)
+
+                _, (z, div, nsteps) = jax.lax.scan(body, state, None, length=warmup + samples)
+                return z[warmup:], div[warmup:], nsteps[warmup:]
+
+            with jax.enable_x64(True):
+                self._mcmc[key] = jax.jit(run)
         return self._mcmc[key]
 
     def svi(self, step_size, steps, particles):
@@ -261,11 +297,12 @@ def run_svi(structure, data, *, steps=3000, step_size=2e-3, particles=4, n_draws
 
 
 def run_nuts(structure, data, *, warmup=500, samples=500, chains=1, seed=0,
-             target_accept=0.85, init: Posterior | None = None) -> Posterior:
+             target_accept=0.85, max_tree_depth=10, init: Posterior | None = None) -> Posterior:
     """NUTS (numpyro) from the MAP, reporting R-hat, effective sample size and divergences.
 
-    The MCMC object is cached per structure and settings with ``jit_model_args=True``, so
-    further sources reuse the compiled sampler.
+    Sampling runs in whitened coordinates around the MAP (Laplace covariance), with step size
+    and diagonal mass matrix adapted during warmup. The compiled sampler is cached per
+    structure and settings, so further sources reuse it. Chains run one after the other.
     """
     from numpyro.diagnostics import summary
 
@@ -274,18 +311,22 @@ def run_nuts(structure, data, *, warmup=500, samples=500, chains=1, seed=0,
     init = init or run_map(structure, data, seed=seed, n_draws=10)
     with jax.enable_x64(True):
         data = _jnp_data(data)
-        mcmc = comp.mcmc(warmup, samples, chains, target_accept)
+        run = comp.nuts(warmup, samples, target_accept, max_tree_depth)
         wdata = _whitened_data(data, init)
         k = len(comp.free)
         rng = np.random.default_rng(seed)
-        xi0 = rng.normal(0, 0.1, size=(chains, k)) if chains > 1 else np.zeros(k)
-        mcmc.run(jax.random.PRNGKey(seed), wdata, init_params={"xi": jnp.asarray(xi0)},
-                 extra_fields=("diverging", "num_steps"))
-        xi = mcmc.get_samples(group_by_chain=True)["xi"]  # (chains, n, k)
+        xis, divs, steps = [], [], []
+        for c in range(chains):
+            xi0 = jnp.asarray(rng.normal(0, 0.1, size=k) if chains > 1 else np.zeros(k))
+            xi, div, nst = run(jax.random.PRNGKey(seed + 1000 * c), wdata, xi0)
+            xis.append(np.asarray(xi))
+            divs.append(np.asarray(div))
+            steps.append(np.asarray(nst))
+        xi = jnp.asarray(np.stack(xis))  # (chains, n, k)
         u = wdata["u_map"] + xi @ wdata["chol"].T
         grouped = _to_numpy(jax.vmap(comp.constrain_many)(u))
         flat = {n: v.reshape(-1) for n, v in grouped.items()}
-        extra = mcmc.get_extra_fields()
+        extra = dict(diverging=np.concatenate(divs), num_steps=np.concatenate(steps))
         sm = summary({n: grouped[n] for n in comp.free})
     rhat = {k: float(v["r_hat"]) for k, v in sm.items()}
     ess = {k: float(v["n_eff"]) for k, v in sm.items()}

@@ -1,0 +1,210 @@
+"""Results of a joint line fit: parameter tables, per-spectrum models, diagnostics, FITS.
+
+FITS layout (DESIGN.md "Line-fit results"):
+
+* ``PRIMARY``: header with SAMPLER, its settings, Z_INPUT, FLUXUNIT; data = the
+  configuration's YAML text as UTF-8 bytes (``bytes(hdul[0].data).decode()``).
+* ``PARAMS``: one row per percentile (column ``percentile``), a column per parameter, units.
+* ``SAMPLES``: one row per posterior sample.
+* ``SPEC1``, ``SPEC2``...: per spectrum ``wave``, ``flux``, ``err``, ``model``, ``continuum``
+  and one column per line (posterior-median model), f_lambda in ``flux_unit`` / um.
+* ``DERIVED``: per line flux, rest-frame equivalent width and velocity offset (p16/p50/p84).
+* ``DIAGNOSTICS``: log-likelihood, WAIC, reduced chi-square, dof, free parameters, sampler
+  diagnostics (R-hat, ESS, divergences, ln evidence when available).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import astropy.units as u
+import jax
+import jax.numpy as jnp
+import numpy as np
+from astropy.io import fits
+from astropy.table import QTable, Table
+
+from slitwise.io.atomic import write_fits_atomic
+from slitwise.lines.config import config_to_yaml
+from slitwise.lines.inference import Posterior, compiled
+from slitwise.lines.prepare import Prepared
+
+__all__ = ["LineFitResult", "PERCENTILES", "make_result", "write_linefit", "read_linefit"]
+
+#: Percentiles of the PARAMS table.
+PERCENTILES = (0.15, 2.5, 16.0, 50.0, 84.0, 97.5, 99.85)
+C_KMS = 299792.458
+
+
+@dataclasses.dataclass
+class LineFitResult:
+    """Everything a fit produced."""
+
+    prepared: Prepared
+    posterior: Posterior
+    params: QTable
+    spectra: list[QTable]
+    derived: QTable
+    diagnostics: dict
+
+    @property
+    def samples(self) -> dict[str, np.ndarray]:
+        return self.posterior.samples
+
+    def percentile(self, name: str, q) -> np.ndarray:
+        """Percentile(s) ``q`` of parameter ``name``."""
+        return np.percentile(self.samples[name], q)
+
+
+def _unit_of(name: str, prepared: Prepared) -> u.UnitBase:
+    cfg = prepared.config
+    roles = {}
+    for line in cfg.lines:
+        for role, pname in line.parameter_names().items():
+            roles.setdefault(pname, role)
+    role = roles.get(name)
+    if role == "flux":
+        return cfg.flux_unit_quantity
+    if role in ("fwhm", "fwhm_l"):
+        return u.km / u.s
+    return u.dimensionless_unscaled
+
+
+def _thin(samples: dict, n: int, seed: int = 0) -> dict:
+    m = len(next(iter(samples.values())))
+    idx = np.random.default_rng(seed).choice(m, size=min(n, m), replace=False)
+    return {k: jnp.asarray(v[idx]) for k, v in samples.items()}
+
+
+def make_result(prepared: Prepared, post: Posterior, *, n_model_draws: int = 200) -> LineFitResult:
+    """Build tables and diagnostics from a posterior."""
+    st, cfg = prepared.structure, prepared.config
+    names = list(st.order)
+    params = QTable()
+    params["percentile"] = np.asarray(PERCENTILES)
+    for n in names:
+        params[n] = np.percentile(post.samples[n], PERCENTILES) * _unit_of(n, prepared)
+    with jax.enable_x64(True):
+        data = jax.tree_util.tree_map(jnp.asarray, prepared.data)
+        comp = compiled(st)
+        draws = _thin(post.samples, n_model_draws)
+        models, lps = comp.models_many(draws, data)
+        med = {k: np.median(np.asarray(v), axis=0) for k, v in models.items()}
+        best = {k: jnp.asarray(post.best[k], dtype=float) for k in draws}
+        model_best, lp_best = comp.models(best, data)
+        lp_best = np.asarray(lp_best)
+    lps = np.asarray(lps)
+    w = np.asarray(prepared.data["w"]) > 0
+    lps = lps[:, w]
+    lppd = np.sum(np.log(np.mean(np.exp(lps - lps.max(0)), axis=0)) + lps.max(0))
+    p_waic = float(np.sum(np.var(lps, axis=0, ddof=1)))
+    resid = (prepared.data["flux"] - np.asarray(model_best["total"])) / prepared.data["err"]
+    chi2 = float(np.sum(resid[w] ** 2))
+    n_free = len(st.free_parameters)
+    dof = int(w.sum()) - n_free
+    diag = dict(
+        sampler=post.sampler, loglike=float(lp_best[w].sum()), lppd=float(lppd),
+        waic=float(-2 * (lppd - p_waic)), p_waic=p_waic, chi2=chi2, dof=dof,
+        redchi2=chi2 / max(dof, 1), n_free=n_free, n_pix=int(w.sum()),
+    )
+    for k, v in post.info.items():
+        if np.isscalar(v) or isinstance(v, bool | int | float):
+            diag[k] = v
+    # per spectrum tables
+    flam = prepared.flam_unit
+    tables = []
+    for i, s in enumerate(st.spectra):
+        a, b = prepared.offsets[i], prepared.offsets[i + 1]
+        t = QTable()
+        t.meta["EXTNAME"] = f"SPEC{i + 1}"
+        t.meta["INSTRUME"] = s.instrument
+        t.meta["FILENAME"] = str(s.name)[-68:]
+        t["wave"] = 0.5 * (prepared.data["lo"][a:b] + prepared.data["hi"][a:b]) * u.um
+        t["flux"] = prepared.data["flux"][a:b] * flam
+        t["err"] = prepared.data["err"][a:b] * flam
+        t["model"] = med["total"][a:b] * flam
+        t["continuum"] = med["continuum"][a:b] * flam
+        for j, line in enumerate(st.lines):
+            t[line.name] = med["lines"][j, a:b] * flam
+        tables.append(t)
+    derived = _derived(prepared, draws, np.asarray(models["continuum"]))
+    return LineFitResult(prepared, post, params, tables, derived, diag)
+
+
+def _derived(prepared: Prepared, draws: dict, cont: np.ndarray) -> QTable:
+    """Per line: flux, rest-frame EW and velocity offset percentiles (16, 50, 84)."""
+    st = prepared.structure
+    z0 = float(prepared.data["z0"])
+    rows = []
+    lam_pix = 0.5 * (prepared.data["lo"] + prepared.data["hi"])
+    w = prepared.data["w"] > 0
+    for line in st.lines:
+        z = np.asarray(draws[line.param("z")])
+        lam_c = line.wave_rest * 1e-4 * (1 + z0 + z)
+        dv = C_KMS * z / (1 + z0)
+        if line.kind == "emission":
+            flux = line.strength * np.asarray(draws[line.param("flux")])
+            j = np.argmin(np.where(w, np.abs(lam_pix[None, :] - lam_c[:, None]), np.inf), axis=1)
+            c_at = cont[np.arange(len(j)), j]  # flux_unit / um, observed frame
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ew = flux / c_at / (1 + z0 + z) * 1e4  # Angstrom, rest frame
+        else:
+            flux = np.full(len(z), np.nan)
+            ew = np.full(len(z), np.nan)
+        row = dict(line=line.name, wave_rest=line.wave_rest)
+        for label, arr in (("flux", flux), ("ew_rest", ew), ("dv", dv)):
+            row[label] = np.nanpercentile(arr, [16, 50, 84]) if np.isfinite(arr).any() else [
+                np.nan] * 3
+        rows.append(row)
+    t = QTable()
+    t["line"] = [r["line"] for r in rows]
+    t["wave_rest"] = [r["wave_rest"] for r in rows] * u.AA
+    t["flux"] = np.array([r["flux"] for r in rows]) * prepared.config.flux_unit_quantity
+    t["ew_rest"] = np.array([r["ew_rest"] for r in rows]) * u.AA
+    t["dv"] = np.array([r["dv"] for r in rows]) * u.km / u.s
+    t.meta["COLNOTE"] = "flux, ew_rest, dv columns hold p16, p50, p84"
+    return t
+
+
+def write_linefit(result: LineFitResult, path) -> None:
+    """Write the line-fit product atomically (see the module docstring for the layout)."""
+    post = result.posterior
+    text = config_to_yaml(result.prepared.config).encode()
+    primary = fits.PrimaryHDU(np.frombuffer(text, dtype=np.uint8))
+    h = primary.header
+    h["SAMPLER"] = post.sampler
+    for k, v in post.settings.items():
+        h[f"HIERARCH SAMPLER {k.upper()}"] = v
+    h["Z_INPUT"] = float(result.prepared.data["z0"])
+    h["FLUXUNIT"] = result.prepared.config.flux_unit
+    h["CONFIG"] = ("YAML", "config text = this HDU's data, UTF-8 bytes")
+    hdus = [primary]
+    params = fits.table_to_hdu(Table(result.params))
+    params.name = "PARAMS"
+    hdus.append(params)
+    samples = fits.table_to_hdu(Table({k: np.asarray(v) for k, v in post.samples.items()}))
+    samples.name = "SAMPLES"
+    hdus.append(samples)
+    for t in result.spectra:
+        hdu = fits.table_to_hdu(Table(t))
+        hdu.name = t.meta["EXTNAME"]
+        hdus.append(hdu)
+    derived = fits.table_to_hdu(Table(result.derived))
+    derived.name = "DERIVED"
+    hdus.append(derived)
+    diag = Table({k: [v] for k, v in result.diagnostics.items()})
+    dh = fits.table_to_hdu(diag)
+    dh.name = "DIAGNOSTICS"
+    hdus.append(dh)
+    write_fits_atomic(fits.HDUList(hdus), path)
+
+
+def read_linefit(path) -> dict:
+    """Read a line-fit product: ``config`` (YAML text), ``params``, ``samples``, ``spectra``,
+    ``derived``, ``diagnostics`` (QTables)."""
+    with fits.open(path) as hdul:
+        out = dict(config=bytes(hdul[0].data).decode(), header=dict(hdul[0].header))
+        for key in ("PARAMS", "SAMPLES", "DERIVED", "DIAGNOSTICS"):
+            out[key.lower()] = QTable.read(hdul[key])
+        out["spectra"] = [QTable.read(h) for h in hdul if h.name.startswith("SPEC")]
+    return out
