@@ -27,7 +27,7 @@ import astropy.units as u
 import numpy as np
 from astropy.table import QTable
 
-from slitwise.errors import input_error
+from slitwise.errors import SlitwiseInputError, input_error
 from slitwise.redshift.design import DesignSetup, PixelSet, prepare_design
 from slitwise.redshift.flags import ZWarn
 from slitwise.redshift.grid import (
@@ -168,7 +168,10 @@ def resolve_resolution(spec: Spectrum1D, resolution=None) -> np.ndarray:
         meta = _meta_lower(spec)
         grating = meta.get("grating")
         if grating:
-            d = get_disperser(str(grating), meta.get("filter") or None, point_source=True)
+            try:
+                d = get_disperser(str(grating), meta.get("filter") or None, point_source=True)
+            except SlitwiseInputError as exc:
+                raise input_error(f"{name}: GRATING", str(exc)) from exc
             res = d.resolving_power(wave_um)
         elif meta.get("spec_res"):
             res = np.full(wave_um.shape, float(meta["spec_res"]))
