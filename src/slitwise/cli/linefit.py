@@ -32,9 +32,28 @@ def add_parser(sub) -> argparse.ArgumentParser:
     return p
 
 
+def _enable_compilation_cache() -> None:
+    """Keep compiled JAX code on disk so later runs with the same configuration skip
+    compilation (``SLITWISE_JAX_CACHE=off`` disables; default ``~/.cache/slitwise/jax``).
+    Configured by the command line only, never at library import."""
+    import os
+
+    path = os.environ.get(
+        "SLITWISE_JAX_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "slitwise", "jax")
+    )
+    if path.lower() == "off":
+        return
+    import jax
+
+    jax.config.update("jax_compilation_cache_dir", path)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
+
+
 def run(args) -> int:
     """Run the fit, write the product, print the parameter table."""
     from slitwise.lines import fit_lines, load_config, load_spectrum, write_linefit
+
+    _enable_compilation_cache()
 
     cfg = load_config(args.config)
     spectra, instruments = [], []

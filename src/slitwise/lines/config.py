@@ -40,7 +40,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from slitwise.errors import input_error
-from slitwise.lines.priors import PriorSpec
+from slitwise.lines.priors import PriorSpec, topological_order
 from slitwise.lines.profiles import PROFILES, SHAPE_PARAMETERS
 
 __all__ = [
@@ -229,7 +229,7 @@ class LineFitConfig(_Strict):
                         f"instrument '{key}'",
                         f"unknown parameter '{pname}' (declare it under 'parameters')",
                     )
-        self.prior_specs()
+        topological_order(self.prior_specs())
 
 
 def _validation_message(exc: ValidationError) -> str:

@@ -22,8 +22,8 @@ import jax.numpy as jnp
 import numpy as np
 import numpyro
 from numpyro.infer import SVI, Trace_ELBO
-from numpyro.infer.hmc import hmc
 from numpyro.infer.autoguide import AutoMultivariateNormal
+from numpyro.infer.hmc import hmc
 from numpyro.infer.initialization import init_to_value
 
 from slitwise.lines.model import (

@@ -147,7 +147,8 @@ class PriorSpec:
                     raise input_error(where, f"prior '{kind}' needs '{key}'")
                 continue
             out.append((key, parse_expression(val, f"{where} field '{key}'")))
-        extra = sorted(k for k, v in values.items() if v is not None and k not in required + optional)
+        allowed = required + optional
+        extra = sorted(k for k, v in values.items() if v is not None and k not in allowed)
         if extra:
             raise input_error(where, f"prior '{kind}' does not take {extra}")
         return cls(name=name, kind=kind, fields=tuple(out))

@@ -78,7 +78,7 @@ def _thin(samples: dict, n: int, seed: int = 0) -> dict:
 
 def make_result(prepared: Prepared, post: Posterior, *, n_model_draws: int = 200) -> LineFitResult:
     """Build tables and diagnostics from a posterior."""
-    st, cfg = prepared.structure, prepared.config
+    st = prepared.structure
     names = list(st.order)
     params = QTable()
     params["percentile"] = np.asarray(PERCENTILES)

@@ -218,7 +218,7 @@ def run_pipeline(cfg: PipelineConfig, *, progress: bool = True) -> RunResult:
 
         t0 = time.perf_counter()
         run.summary_path = write_summary(run, cfg)
-        run.stage_times["summary"] = time.perf_counter() - t0
+        run.stage_times["summary"] = run.stage_times.get("summary", 0.0) + time.perf_counter() - t0
     run.wall_time = time.perf_counter() - t_start
     return run
 
