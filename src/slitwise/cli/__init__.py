@@ -29,6 +29,7 @@ COMMANDS = (
     "extract",
     "combine",
     "zfit",
+    "linefit",
     "inspect",
 )
 

@@ -17,8 +17,6 @@ __all__ = ["add_parser", "run_demo", "demo_table"]
 
 log = logging.getLogger(__name__)
 
-#: Lines whose true and fitted fluxes the summary prints (truth column suffixes).
-SUMMARY_LINES = ("OIII_5008", "Halpha")
 
 
 def add_parser(sub):
@@ -72,6 +70,8 @@ def _demo_line_config() -> Path | None:
 def demo_table(truth, summary):
     """Truth beside measurement: one row per simulated source found in the summary."""
     from astropy.table import Table
+
+    from slitwise.pipeline.stages import SUMMARY_LINES
 
     rows = []
     by_name = {str(r["source"]): r for r in summary}

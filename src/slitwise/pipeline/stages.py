@@ -165,19 +165,54 @@ def stage_figure(ctx: StageContext) -> dict[str, Any]:
     return {"products": products, "records": records}
 
 
+#: Lines whose fitted fluxes go into the run summary (``flux_<name>`` columns).
+SUMMARY_LINES = ("OIII_5008", "Halpha")
+
+
 def stage_linefit(ctx: StageContext) -> dict[str, Any]:
-    """Joint line fit of all spectra of each source (only with a line configuration)."""
+    """Joint line fit of all spectra of each source at its zfit redshift.
+
+    Runs only when ``[linefit] config`` is set. Writes ``{root}_{source}.lines.fits`` and
+    records the fitted fluxes of :data:`SUMMARY_LINES` (median and half the 16-84 % range).
+    """
     if ctx.cfg.linefit.config is None:
         return {"products": [], "records": []}
-    from slitwise.lines.stage import linefit_products
+    import warnings
 
-    return linefit_products(
-        ctx.products_of("extract"),
-        zfit_files=ctx.products_of("zfit"),
-        config_path=ctx.cfg.linefit.config,
-        out_dir=ctx.out_dir,
-        method=ctx.cfg.linefit.method,
-    )
+    from slitwise.io.naming import parse_product_filename
+    from slitwise.io.spec_product import read_spec_1d
+    from slitwise.lines import fit_lines, load_config, write_linefit
+
+    cfg = load_config(ctx.cfg.linefit.config)
+    zrec = {r["source"]: r for r in ctx.outputs.get("zfit", {}).get("records", [])}
+    by_source: dict[str, list[Path]] = {}
+    for path in _spec_files(ctx):
+        by_source.setdefault(parse_product_filename(path.name).source, []).append(path)
+    products, records = [], []
+    for source, paths in sorted(by_source.items()):
+        z = zrec.get(source, {}).get("z")
+        if z is None or not np.isfinite(z):
+            log.warning("no redshift for %s: line fit skipped", source)
+            continue
+        spectra = [read_spec_1d(p) for p in sorted(paths)]
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = fit_lines(cfg, spectra, redshift=float(z), sampler=ctx.cfg.linefit.method)
+        for w in caught:
+            log.warning("linefit %s: %s", source, w.message)
+        root = parse_product_filename(paths[0].name).root
+        out = ctx.out_dir / f"{root}_{source}.lines.fits"
+        write_linefit(result, out)
+        products.append(out)
+        rec: dict[str, Any] = {"source": source}
+        unit = "1e-18 erg / (s cm2)"
+        for row in result.derived:
+            if str(row["line"]) in SUMMARY_LINES:
+                p16, p50, p84 = row["flux"].to_value(unit)
+                rec[f"flux_{row['line']}"] = float(p50)
+                rec[f"fluxerr_{row['line']}"] = float(0.5 * (p84 - p16))
+        records.append(rec)
+    return {"products": products, "records": records}
 
 
 #: Per-source stages in order; program-level stages (clean, calibrate, summary) run elsewhere.
