@@ -102,8 +102,7 @@ class Spectrum1D:
         """True when the flux is a frequency flux density (f_nu)."""
         return _is_fnu(self.flux.unit)
 
-    def to_fnu(self, unit: u.UnitBase = FNU_UNIT) -> Spectrum1D:
-        """Return a copy with flux and error in the f_nu ``unit`` (default uJy)."""
+    def _with_flux_unit(self, unit: u.UnitBase) -> Spectrum1D:
         eq = u.spectral_density(self.wave)
         return dataclasses.replace(
             self,
@@ -112,15 +111,13 @@ class Spectrum1D:
             meta=dict(self.meta),
         )
 
+    def to_fnu(self, unit: u.UnitBase = FNU_UNIT) -> Spectrum1D:
+        """Return a copy with flux and error in the f_nu ``unit`` (default uJy)."""
+        return self._with_flux_unit(unit)
+
     def to_flambda(self, unit: u.UnitBase = FLAM_UNIT) -> Spectrum1D:
         """Return a copy with flux and error in the f_lambda ``unit``."""
-        eq = u.spectral_density(self.wave)
-        return dataclasses.replace(
-            self,
-            flux=self.flux.to(unit, equivalencies=eq),
-            err=self.err.to(unit, equivalencies=eq),
-            meta=dict(self.meta),
-        )
+        return self._with_flux_unit(unit)
 
     def pixel_edges(self) -> u.Quantity:
         """Pixel edges from the midpoints between centres (extrapolated at both ends)."""
