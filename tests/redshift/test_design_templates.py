@@ -23,7 +23,7 @@ def _pixels(fnu=False, R=300.0):
 def test_default_library():
     lib = TemplateLibrary.default()
     assert len(LINE_GROUPS) >= 20 and len(BROAD_GROUPS) == 4
-    assert lib.ntempl == 58 and len(set(lib.names)) == lib.ntempl
+    assert lib.ntempl == 63 and len(set(lib.names)) == lib.ntempl
     o3 = next(g for g in LINE_GROUPS if g.name == "[OIII]")
     assert o3.ratios[1] / o3.ratios[0] == pytest.approx(2.98)
     assert sum(o3.weights) == pytest.approx(1.0)

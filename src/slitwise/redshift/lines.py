@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 
-__all__ = ["LineGroup", "LINES", "LINE_GROUPS", "BROAD_GROUPS", "line_group"]
+__all__ = ["LineGroup", "LINES", "LINE_GROUPS", "BROAD_GROUPS", "OPTIONAL_GROUPS", "line_group"]
 
 #: Single lines, name -> vacuum rest wavelength (Angstrom).
 LINES: dict[str, float] = {
@@ -136,7 +136,7 @@ def line_group(name, lines, ratios=None, *, sigma_kms=None, note="", rest_waves=
 
 _CASE_B = "Case B, T=1e4 K, n_e=1e2 (Storey & Hummer 1995), relative to Hbeta, rounded"
 
-#: Narrow emission-line templates (26 groups).
+#: Narrow emission-line templates of the default library (25 groups).
 LINE_GROUPS: tuple[LineGroup, ...] = (
     line_group("Lya", ["Lya"]),
     line_group("CIV", ["CIV-1548", "CIV-1551"], [2.0, 1.0], note="optically thin 2:1"),
@@ -171,7 +171,6 @@ LINE_GROUPS: tuple[LineGroup, ...] = (
         note=_CASE_B,
     ),
     line_group("Paalpha", ["Paalpha"]),
-    line_group("[FeII]", ["[FeII]-12570", "[FeII]-16440"], [1.0, 0.75], note="common upper level"),
     line_group(
         "Brackett",
         ["Bralpha", "Brbeta", "Brgamma", "Brdelta"],
@@ -184,6 +183,14 @@ LINE_GROUPS: tuple[LineGroup, ...] = (
         [0.0144, 0.0090, 0.0059, 0.0041],
         note=_CASE_B + " (approximate)",
     ),
+)
+
+#: Line groups left out of the default library. [FeII] 1.257/1.644 um (ratio 1.308) aliases
+#: Halpha/[OIII] 5008 (ratio 1.311) to 0.2 %, below the PRISM resolution: with it, line
+#: emitters at z ~ 2-3 were fitted at z ~ 0.3 and z ~ 3.5 at z ~ 0.8 with full confidence.
+#: Add them with ``TemplateLibrary.default().with_lines(OPTIONAL_GROUPS)``.
+OPTIONAL_GROUPS: tuple[LineGroup, ...] = (
+    line_group("[FeII]", ["[FeII]-12570", "[FeII]-16440"], [1.0, 0.75], note="common upper level"),
 )
 
 _FWHM_TO_SIGMA = 1.0 / 2.3548200450309493

@@ -38,6 +38,7 @@ __all__ = [
     "calzetti_klambda",
     "reddened",
     "load_user_templates",
+    "powerlaw_templates",
     "DEFAULT_LINE_SIGMA_KMS",
 ]
 
@@ -119,6 +120,25 @@ def blackbody_templates(
         t, beta = modified
         f = _planck_flam(wave, t) * (1e4 / wave) ** beta
         out.append(ContinuumTemplate(f"mbb_{int(t)}K_beta{beta:g}", wave, f / f.max()))
+    return tuple(out)
+
+
+def powerlaw_templates(
+    betas: Sequence[float] = (-3.0, -2.5, -2.0, -1.5, -1.0, 0.0),
+) -> tuple[ContinuumTemplate, ...]:
+    """Power-law continua ``f_lambda ~ lambda**beta`` from 912 A (zero below) to 20 um.
+
+    Non-negative sums of neighbouring slopes reach any UV slope between them. Young, blue
+    star-forming galaxies and AGN-like continua without a Balmer break are power laws over the
+    whole NIRSpec range; the FSPS set alone cannot follow them and then places bright, blue,
+    line-emitting sources at z ~ 0 (the IGM break is applied at each trial redshift as for every
+    continuum). Normalised to 1 at 1500 A.
+    """
+    wave = np.geomspace(100.0, 2.0e5, 3000)
+    out = []
+    for beta in betas:
+        f = np.where(wave >= 912.0, (wave / 1500.0) ** beta, 0.0)
+        out.append(ContinuumTemplate(f"powerlaw_beta{beta:+g}", wave, f))
     return tuple(out)
 
 
@@ -210,18 +230,19 @@ class TemplateLibrary:
 
     @classmethod
     def default(cls, *, dusty_av: float | None = 1.5) -> TemplateLibrary:
-        """The default library (58 templates).
+        """The default library (63 templates).
 
         12 FSPS continua, the same 12 attenuated by a Calzetti curve with A_V = ``dusty_av``
-        (``None`` to omit them), 4 (modified) blackbodies, 26 narrow line groups and 4 broad
-        Balmer lines. The attenuated copies let non-negative sums reach the red, dusty
+        (``None`` to omit them), 6 UV-slope power laws, 4 (modified) blackbodies, 25 narrow
+        line groups and 4 broad Balmer lines. The attenuated copies let non-negative sums reach the red, dusty
         continua that the FSPS set alone cannot (without them dusty z ~ 3 galaxies are often
         fitted at z ~ 7-9, where the IGM break mimics a red UV slope).
         """
         fsps = fsps_templates()
         dusty = tuple(reddened(t, dusty_av) for t in fsps) if dusty_av else ()
-        name = "fsps12" + (f"+av{dusty_av:g}" if dusty_av else "") + "+bb+lines"
-        return cls(name, fsps + dusty + blackbody_templates(), LINE_GROUPS + BROAD_GROUPS)
+        name = "fsps12" + (f"+av{dusty_av:g}" if dusty_av else "") + "+pl+bb+lines"
+        continua = fsps + dusty + powerlaw_templates() + blackbody_templates()
+        return cls(name, continua, LINE_GROUPS + BROAD_GROUPS)
 
     def subset(self, names: Sequence[str]) -> TemplateLibrary:
         """A library with only the templates named (order kept)."""

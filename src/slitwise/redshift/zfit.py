@@ -274,7 +274,7 @@ def zfit(
         Search range. ``zmax`` defaults to 20 for PRISM and 15 otherwise, but never beyond
         the redshift where Lya leaves the observed range (lambda_max / 1215.67 A - 1).
     templates : TemplateLibrary, optional
-        Default :meth:`TemplateLibrary.default` (46 templates).
+        Default :meth:`TemplateLibrary.default` (63 templates).
     resolution : float, array, ResolutionModel or str, optional
         Resolving power (see :func:`resolve_resolution`); a sequence of these for several
         spectra.
