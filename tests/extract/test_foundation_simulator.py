@@ -155,3 +155,32 @@ def test_serendipitous_source_found(tmp_path):
     ok = np.isfinite(prim.flux) & (truth > 0.2 * np.nanmax(truth))
     # the deblended primary keeps its flux (1 % target)
     assert abs(np.median(prim.flux[ok] / truth[ok]) - 1) < 0.01
+
+
+def test_resolved_source_slit_loss_corrected_from_fitted_size(tmp_path):
+    """A resolved source (sigma 0.06") off-centre in its shutter loses 15-30 % more light than
+    the point-source path loss restores, most at short wavelengths. The extraction measures
+    its size and corrects for it; without that the flux is low and tilted in wavelength."""
+    src = _point_source(7, 0.8, xpos=0.25, ypos=-0.15)
+    src = SourceModel(**{**src.__dict__, "size": 0.06})
+    prog = simulate_program(
+        tmp_path, sources=[src], seed=5, gratings=("PRISM/CLEAR",), n_nods=3,
+        stuck_fraction=0.0, serendip_fraction=0.0,
+    )  # fmt: skip
+    exposures = [read_slitlet(p) for p in prog.exposures]
+    ratios = {}
+    for on in (True, False):
+        opt = ExtractOptions(serendips=False, pathloss_size=on)
+        res = extract_source(exposures, options=opt, details=True)[0].result
+        truth = true_spectrum(prog.truth[0], res.wave, disperser="PRISM/CLEAR").value
+        ok = np.isfinite(res.flux) & (truth > 0.2 * np.nanmax(truth))
+        blue = ok & (res.wave < 2.0)
+        red = ok & (res.wave > 3.5)
+        ratios[on] = (np.median(res.flux[blue] / truth[blue]),
+                      np.median(res.flux[red] / truth[red]))  # fmt: skip
+    # measured: without the size term 0.737 (< 2 um) and 0.861 (> 3.5 um); with it 0.944 and
+    # 1.016. The rest is a convention gap: the simulator places sources in units of the shutter
+    # pitch, the extraction reads SRCXPOS across the open area (0.75x the pitch in x)
+    assert ratios[False][0] < 0.8 and ratios[False][1] < 0.9, ratios
+    assert all(abs(r - 1) < 0.08 for r in ratios[True]), ratios
+    assert abs(ratios[True][0] - ratios[True][1]) < 0.1, ratios

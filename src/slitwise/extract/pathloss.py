@@ -1,10 +1,12 @@
 """Path loss: the fraction of a source's light that passes an MSA shutter.
 
 The source image at the MSA is the telescope PSF (approximated by a Gaussian whose width
-follows diffraction, :func:`slitwise.extract.profile.psf_sigma_pixels`) convolved with the
+follows diffraction, :func:`slitwise.extract.profile.msa_psf_sigma_arcsec`) convolved with the
 intrinsic source (Gaussian of sigma ``source_sigma``). The fraction inside the open area of a
 shutter (0.20" wide along the dispersion, 0.46" along the slit) for a source at intra-shutter
-position (SRCXPOS, SRCYPOS; shutter units, -0.5..0.5) is a product of two error-function
+position (SRCXPOS, SRCYPOS; -0.5..0.5 across the open area, following the JWST documentation's
+"extreme edges of a slit"; the simulator uses the shutter pitch instead, see
+``slitwise.simulate.slitpsf``) is a product of two error-function
 differences. :func:`pathloss_correction` is the factor that turns the flux through the shutter
 into total flux, either absolute or relative to a centred point source (for data whose
 photometric calibration already includes the losses of a centred point source).
@@ -17,14 +19,22 @@ from typing import Literal
 import numpy as np
 from scipy.special import erf
 
-from slitwise.extract.profile import NIRSPEC_PIXEL_ARCSEC, psf_sigma_pixels
+from slitwise.extract.profile import msa_psf_sigma_arcsec
 
 __all__ = [
     "SHUTTER_WIDTH_ARCSEC",
     "SHUTTER_HEIGHT_ARCSEC",
     "shutter_fraction",
     "pathloss_correction",
+    "extended_source_factor",
+    "UNRESOLVED_SIGMA_PIX",
 ]
+
+#: Fitted intrinsic sizes (profile sigma, pixels) up to this are not counted as resolved by
+#: :func:`extended_source_factor`: the profile's PSF model (diffraction plus a 0.3 px blur)
+#: is narrower than NIRSpec's real point-source trace, and the simulator's point sources fit
+#: sizes of 0.36-0.41 px. Larger sizes are reduced in quadrature by it.
+UNRESOLVED_SIGMA_PIX = 0.36
 
 #: Open area of one NIRSpec MSA shutter (arcsec): along the dispersion (x) and the slit (y).
 SHUTTER_WIDTH_ARCSEC = 0.20
@@ -52,7 +62,7 @@ def shutter_fraction(
     wave_um : ndarray
         Wavelengths (um).
     xpos, ypos : float
-        Intra-shutter source position in shutter units (JWST SRCXPOS, SRCYPOS).
+        Intra-shutter source position (JWST SRCXPOS, SRCYPOS; +-0.5 at the open edges).
     source_sigma_arcsec : float
         Intrinsic Gaussian sigma of the source.
     psf_scale : float
@@ -61,7 +71,7 @@ def shutter_fraction(
         Include the losses along the slit (bars between shutters); off when the extraction
         profile already spans the neighbouring shutters.
     """
-    psf = psf_scale * psf_sigma_pixels(wave_um) * NIRSPEC_PIXEL_ARCSEC
+    psf = psf_scale * msa_psf_sigma_arcsec(wave_um)
     sig = np.hypot(psf, source_sigma_arcsec)
     frac = _inside(xpos * SHUTTER_WIDTH_ARCSEC, sig, 0.5 * SHUTTER_WIDTH_ARCSEC)
     if include_y:
@@ -97,3 +107,29 @@ def pathloss_correction(
         return 1.0 / frac
     ref = shutter_fraction(wave_um, psf_scale=psf_scale, include_y=include_y)
     return ref / frac
+
+
+def extended_source_factor(
+    wave_um: np.ndarray,
+    *,
+    xpos: float = 0.0,
+    ypos: float = 0.0,
+    source_sigma_arcsec: float = 0.0,
+    psf_scale: float = 1.0,
+) -> np.ndarray:
+    """Extra correction of a resolved source whose data carry a point-source path loss.
+
+    The JWST pipeline's ``PATHLOSS_PS`` (and the simulator's) restores the total flux of a
+    point source at (``xpos``, ``ypos``); a Gaussian source of intrinsic sigma
+    ``source_sigma_arcsec`` at the same place loses more light, increasingly so towards short
+    wavelengths where the PSF is narrow. The factor is the ratio of the two shutter fractions
+    (both directions), >= 1, and 1 for a point source.
+    """
+    if source_sigma_arcsec <= 0:
+        return np.ones(np.shape(wave_um))
+    point = shutter_fraction(wave_um, xpos=xpos, ypos=ypos, psf_scale=psf_scale)
+    resolved = shutter_fraction(
+        wave_um, xpos=xpos, ypos=ypos, source_sigma_arcsec=source_sigma_arcsec,
+        psf_scale=psf_scale,
+    )  # fmt: skip
+    return point / resolved

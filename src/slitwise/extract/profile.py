@@ -48,6 +48,12 @@ NIRSPEC_PIXEL_ARCSEC = 0.1035
 _JWST_DIAMETER_M = 6.5
 #: Detector + optics blur (pixels, sigma) added in quadrature to the diffraction core.
 _PSF_FLOOR_PIX = 0.30
+#: FWHM (arcsec) in quadrature with diffraction at the MSA: JWST is diffraction limited only
+#: above ~1.1 um; wavefront error and pointing jitter keep the image FWHM near 0.035-0.04"
+#: below (0.04" in the simulator).
+_MSA_FWHM_FLOOR_ARCSEC = 0.04
+
+
 ProfileKind = Literal["gaussian", "moffat"]
 MOFFAT_BETA = 2.5
 
@@ -55,13 +61,23 @@ MOFFAT_BETA = 2.5
 def psf_sigma_pixels(wave_um: np.ndarray, *, pixel_arcsec: float = NIRSPEC_PIXEL_ARCSEC):
     """Gaussian sigma (pixels) of the NIRSpec cross-dispersion PSF at ``wave_um``.
 
-    A diffraction core of FWHM ``1.025 lambda / D`` (D = 6.5 m) in quadrature with a
-    0.3-pixel detector/optics blur; the fit scales it by a free factor.
+    The diffraction core of :func:`msa_psf_sigma_arcsec` in quadrature with the
+    ``_PSF_FLOOR_PIX`` spectrograph blur; the fit scales it by a free factor.
+    """
+    sig = msa_psf_sigma_arcsec(wave_um) / pixel_arcsec
+    return np.hypot(sig, _PSF_FLOOR_PIX)
+
+
+def msa_psf_sigma_arcsec(wave_um: np.ndarray) -> np.ndarray:
+    """Gaussian sigma (arcsec) of the telescope PSF at the MSA.
+
+    A diffraction core of FWHM ``1.025 lambda / D`` (D = 6.5 m) with a 0.04" FWHM floor. The
+    light a shutter passes depends on this width, not on the spectrograph blur after it.
     """
     wave_um = np.asarray(wave_um, dtype=float)
     fwhm_arcsec = 1.025 * wave_um * 1e-6 / _JWST_DIAMETER_M * 206264.806
-    sig = fwhm_arcsec / pixel_arcsec / (2.0 * np.sqrt(2.0 * np.log(2.0)))
-    return np.hypot(sig, _PSF_FLOOR_PIX)
+    fwhm_arcsec = np.hypot(fwhm_arcsec, _MSA_FWHM_FLOOR_ARCSEC)
+    return fwhm_arcsec / (2.0 * np.sqrt(2.0 * np.log(2.0)))
 
 
 def _gauss_cdf(x: np.ndarray) -> np.ndarray:

@@ -26,7 +26,11 @@ from slitwise.background.stuck import configured_stuck_exposures, detect_missing
 from slitwise.errors import input_error
 from slitwise.extract.boxcar import aperture_weights, boxcar_pixels
 from slitwise.extract.optimal import horne_solve
-from slitwise.extract.pathloss import pathloss_correction
+from slitwise.extract.pathloss import (
+    UNRESOLVED_SIGMA_PIX,
+    extended_source_factor,
+    pathloss_correction,
+)
 from slitwise.extract.pixels import PixelTable, build_pixel_table
 from slitwise.extract.profile import (
     NIRSPEC_PIXEL_ARCSEC,
@@ -82,6 +86,10 @@ class ExtractOptions:
         around the differencing). 'model': undo whatever was applied and apply
         :func:`~slitwise.extract.pathloss.pathloss_correction`. 'auto': 'keep' when the
         inputs are point-source corrected, else 'model'. 'none': undo and apply nothing.
+    pathloss_size : bool
+        With 'keep': also correct for the extra loss of a resolved source, i.e. multiply by
+        the modelled shutter fraction of a point source over that of a Gaussian source of
+        the fitted intrinsic size at the same intra-shutter position (1 for a point source).
     half_height : int
         Rows of the rectified 2D on each side of the trace.
     oversample : float
@@ -101,6 +109,7 @@ class ExtractOptions:
     mask_source_in_background: bool = True
     residual_background: int = 9
     pathloss: PathlossMode = "auto"
+    pathloss_size: bool = True
     half_height: int = 8
     oversample: float = 1.0
     max_secondaries: int = 2
@@ -620,6 +629,12 @@ def extract_group(
                 grid, xpos=xpos, ypos=ypos,
                 source_sigma_arcsec=t.source_sigma * NIRSPEC_PIXEL_ARCSEC,
                 psf_scale=t.psf_scale, include_y=False,
+            )  # fmt: skip
+        elif prep.pl_mode == "keep" and opt.pathloss_size:
+            resolved = np.sqrt(max(t.source_sigma**2 - UNRESOLVED_SIGMA_PIX**2, 0.0))
+            corr = extended_source_factor(
+                grid, xpos=xpos, ypos=ypos,
+                source_sigma_arcsec=resolved * NIRSPEC_PIXEL_ARCSEC, psf_scale=t.psf_scale,
             )  # fmt: skip
         else:
             corr = np.ones(grid.size)

@@ -105,6 +105,9 @@ class ExtractConfig(_Section):
     pathloss: Literal["auto", "keep", "model", "none"] = Field(
         "auto", description="keep the inputs' point-source path loss, re-model it, or none"
     )
+    pathloss_size: bool = Field(
+        True, description="with 'keep', add the extra loss of the fitted source size"
+    )
     half_height: int = Field(8, ge=2, description="rows each side of the trace in the 2D product")
     oversample: float = Field(1.0, gt=0, description="wavelength bins per detector column")
     max_secondaries: int = Field(2, ge=0, description="at most this many serendips per slitlet")

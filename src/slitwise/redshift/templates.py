@@ -234,9 +234,9 @@ class TemplateLibrary:
 
         12 FSPS continua, the same 12 attenuated by a Calzetti curve with A_V = ``dusty_av``
         (``None`` to omit them), 6 UV-slope power laws, 4 (modified) blackbodies, 25 narrow
-        line groups and 4 broad Balmer lines. The attenuated copies let non-negative sums reach the red, dusty
-        continua that the FSPS set alone cannot (without them dusty z ~ 3 galaxies are often
-        fitted at z ~ 7-9, where the IGM break mimics a red UV slope).
+        line groups and 4 broad Balmer lines. The attenuated copies let non-negative sums
+        reach the red, dusty continua that the FSPS set alone cannot (without them dusty
+        z ~ 3 galaxies are often fitted at z ~ 7-9, where the IGM break mimics a red UV slope).
         """
         fsps = fsps_templates()
         dusty = tuple(reddened(t, dusty_av) for t in fsps) if dusty_av else ()
