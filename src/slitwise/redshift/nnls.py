@@ -21,7 +21,12 @@ import numba
 import numpy as np
 from numba import prange
 
+from slitwise import _numba_cache
+from slitwise.redshift import design as _design
 from slitwise.redshift.design import DesignSetup, build_design
+
+# the kernels below inline design.build_design: their cache must follow design.py too
+_numba_cache.drop_stale(__file__, _design.__file__)
 
 __all__ = ["nnls_gram", "chi2_grid", "gram_at"]
 
