@@ -92,3 +92,25 @@ def test_user_templates(tmp_path):
 def test_quantity_units_of_line_coefficients():
     # a line coefficient in a f_nu (uJy) fit has unit uJy Hz, convertible to erg/s/cm2
     assert (1 * u.uJy * u.Hz).to(u.erg / u.s / u.cm**2).value == pytest.approx(1e-29)
+
+
+def test_igm_absorbs_pixels_straddling_lya_at_low_resolution():
+    """At R ~ 30 (PRISM near 1 um) the LSF kernel of a pixel just blueward of Lya reaches
+    redward of it. The pixel must still be absorbed (the transmission is averaged over its
+    kernel); it once skipped the IGM, moving the model break ~40 A (rest) to the blue and
+    z ~ 8 PRISM fits to z + 0.27."""
+    wave = np.geomspace(100.0, 3e5, 400)
+    lib = TemplateLibrary("flat", (ContinuumTemplate("flat", wave, np.ones_like(wave)),), ())
+    z = 8.134
+    edges = np.geomspace(0.8e4, 1.6e4, 60)
+    pix = PixelSet.from_arrays([(edges[:-1], edges[1:], 30.0)], fnu=False)
+    setup = prepare_design(lib, pix, zmin=7.0, zmax=9.0, igm="inoue14")
+    model = design_matrix(setup, z)[0]
+    rest = 0.5 * (edges[:-1] + edges[1:]) / (1 + z)
+    red = model[rest > 1300].mean()
+    # mean IGM transmission at z = 8 is ~0 between Lyb and Lya: a pixel centred 30 A blueward
+    # of Lya keeps only the part of its kernel beyond the break, and the break is at Lya
+    assert np.all(model[rest < 1150] < 0.02 * red)
+    near = (rest > 1180) & (rest < 1195)
+    assert near.any() and np.all(model[near] < 0.6 * red), model[near] / red
+    assert np.all(model[(rest > 1260)] > 0.9 * red)

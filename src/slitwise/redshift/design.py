@@ -392,9 +392,8 @@ def build_design(
             ih = int(xh)
             th = xh - ih
             scale = (1.0 + zs[b]) * conv[p]
-            # (any sample of the kernel blueward of Lya: a pixel straddling the break is
-            # partly absorbed)
-            # IGM averaged over the pixel's LSF-and-pixel kernel
+            # IGM averaged over the pixel's LSF-and-pixel kernel, whenever any sample of the
+            # kernel lies blueward of Lya (a pixel straddling the break is partly absorbed)
             if igm_par[4] > 0.0 and igm_lnu[p, 0] - lzp[b] < igm_par[4]:
                 iz = iz_igm[b]
                 tz = tz_igm[b]
