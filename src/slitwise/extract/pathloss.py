@@ -26,14 +26,13 @@ __all__ = [
     "SHUTTER_HEIGHT_ARCSEC",
     "shutter_fraction",
     "pathloss_correction",
-    "extended_source_factor",
     "UNRESOLVED_SIGMA_PIX",
 ]
 
-#: Fitted intrinsic sizes (profile sigma, pixels) up to this are not counted as resolved by
-#: :func:`extended_source_factor`: the profile's PSF model (diffraction plus a 0.3 px blur)
-#: is narrower than NIRSpec's real point-source trace, and the simulator's point sources fit
-#: sizes of 0.36-0.41 px. Larger sizes are reduced in quadrature by it.
+#: Fitted intrinsic sizes (profile sigma, pixels) up to this are not counted as resolved in
+#: the ``reference='point_here'`` correction: the profile's PSF model (diffraction plus a
+#: 0.3 px blur) is narrower than NIRSpec's real point-source trace, and the simulator's point
+#: sources fit sizes of 0.36-0.41 px. Larger sizes are reduced in quadrature by it.
 UNRESOLVED_SIGMA_PIX = 0.36
 
 #: Open area of one NIRSpec MSA shutter (arcsec): along the dispersion (x) and the slit (y).
@@ -86,14 +85,16 @@ def pathloss_correction(
     ypos: float = 0.0,
     source_sigma_arcsec: float = 0.0,
     psf_scale: float = 1.0,
-    reference: Literal["absolute", "centred_point"] = "absolute",
+    reference: Literal["absolute", "centred_point", "point_here"] = "absolute",
     include_y: bool = True,
 ) -> np.ndarray:
     """Multiplicative path-loss correction (>= 1 in the absolute case).
 
     ``reference='absolute'`` returns ``1 / fraction``; ``'centred_point'`` returns the ratio of
     the fraction of a centred point source to that of this source (1 for a centred point
-    source).
+    source); ``'point_here'`` the ratio for a point source at the same (``xpos``, ``ypos``):
+    the extra correction of a resolved source whose data already carry a point-source path
+    loss (JWST ``PATHLOSS_PS``, the simulator's), >= 1 and largest at short wavelengths.
     """
     frac = shutter_fraction(
         wave_um,
@@ -105,31 +106,7 @@ def pathloss_correction(
     )
     if reference == "absolute":
         return 1.0 / frac
-    ref = shutter_fraction(wave_um, psf_scale=psf_scale, include_y=include_y)
+    at = {"xpos": xpos, "ypos": ypos} if reference == "point_here" else {}
+    ref = shutter_fraction(wave_um, psf_scale=psf_scale, include_y=include_y, **at)
     return ref / frac
 
-
-def extended_source_factor(
-    wave_um: np.ndarray,
-    *,
-    xpos: float = 0.0,
-    ypos: float = 0.0,
-    source_sigma_arcsec: float = 0.0,
-    psf_scale: float = 1.0,
-) -> np.ndarray:
-    """Extra correction of a resolved source whose data carry a point-source path loss.
-
-    The JWST pipeline's ``PATHLOSS_PS`` (and the simulator's) restores the total flux of a
-    point source at (``xpos``, ``ypos``); a Gaussian source of intrinsic sigma
-    ``source_sigma_arcsec`` at the same place loses more light, increasingly so towards short
-    wavelengths where the PSF is narrow. The factor is the ratio of the two shutter fractions
-    (both directions), >= 1, and 1 for a point source.
-    """
-    if source_sigma_arcsec <= 0:
-        return np.ones(np.shape(wave_um))
-    point = shutter_fraction(wave_um, xpos=xpos, ypos=ypos, psf_scale=psf_scale)
-    resolved = shutter_fraction(
-        wave_um, xpos=xpos, ypos=ypos, source_sigma_arcsec=source_sigma_arcsec,
-        psf_scale=psf_scale,
-    )  # fmt: skip
-    return point / resolved

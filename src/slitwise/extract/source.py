@@ -26,11 +26,7 @@ from slitwise.background.stuck import configured_stuck_exposures, detect_missing
 from slitwise.errors import input_error
 from slitwise.extract.boxcar import aperture_weights, boxcar_pixels
 from slitwise.extract.optimal import horne_solve
-from slitwise.extract.pathloss import (
-    UNRESOLVED_SIGMA_PIX,
-    extended_source_factor,
-    pathloss_correction,
-)
+from slitwise.extract.pathloss import UNRESOLVED_SIGMA_PIX, pathloss_correction
 from slitwise.extract.pixels import PixelTable, build_pixel_table
 from slitwise.extract.profile import (
     NIRSPEC_PIXEL_ARCSEC,
@@ -632,9 +628,10 @@ def extract_group(
             )  # fmt: skip
         elif prep.pl_mode == "keep" and opt.pathloss_size:
             resolved = np.sqrt(max(t.source_sigma**2 - UNRESOLVED_SIGMA_PIX**2, 0.0))
-            corr = extended_source_factor(
+            corr = pathloss_correction(
                 grid, xpos=xpos, ypos=ypos,
                 source_sigma_arcsec=resolved * NIRSPEC_PIXEL_ARCSEC, psf_scale=t.psf_scale,
+                reference="point_here",
             )  # fmt: skip
         else:
             corr = np.ones(grid.size)
