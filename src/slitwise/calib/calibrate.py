@@ -245,7 +245,10 @@ def fit_models(
         ids_degrees=ids_degrees,
     )
     n_split_model = max((sum(1 for k in spectra if k[0] == i) for i in traces), default=1)
-    model = SpectrographModel(config=config, opt=opt, crv=crv, ids=ids, nsplit=n_split_model)
+    arc_fwhm = float(reference.detected.fwhm) if reference.detected is not None else np.nan
+    model = SpectrographModel(
+        config=config, opt=opt, crv=crv, ids=ids, nsplit=n_split_model, arc_fwhm=arc_fwhm
+    )
     table = QTable()
     table["slit_id"] = [s.id for s in slits]
     table["ref"] = [s.ref for s in slits]

@@ -204,6 +204,14 @@ class SpectrographModel:
     crv: CurvatureModel
     ids: DispersionModel
     nsplit: int = 1
+    #: Median FWHM of the arc lines (detector pixels); sets the resolving power of the
+    #: rectified spectra (NaN when unknown).
+    arc_fwhm: float = float("nan")
+
+    def resolving_power(self, wave: np.ndarray) -> np.ndarray:
+        """R = lambda / (arc FWHM x nominal dispersion) at ``wave`` (Angstrom); NaN if unknown."""
+        fwhm_aa = self.arc_fwhm * self.config.linear_dispersion
+        return np.asarray(wave, float) / fwhm_aa
 
     def position(
         self, x: np.ndarray, y: np.ndarray, wave: np.ndarray
@@ -252,6 +260,7 @@ def save_model(model: SpectrographModel, path: str | os.PathLike) -> Path:
         instrument: {name, pixel_scale, focal_plane_scale, nx, ny, dispersion_direction,
                      linear_dispersion, reference_wavelength, data_hdu, lamps, wavelength_range}
         nsplit: 1
+        arc_fwhm: 2.9                          # optional, detector pixels
         opt: {d: {scale, coeffs}, s: {scale, coeffs}}  # coeffs[i][j]: (X/scale)^i (Y/scale)^j
         crv: {delta_scale: D, coeffs: [{scale, coeffs}, ...]}  # k = 1..K
         ids: {reference_wavelength: L0, wave_scale: L, coeffs: [{scale, coeffs}, ...]}  # k = 0..K
@@ -261,6 +270,7 @@ def save_model(model: SpectrographModel, path: str | os.PathLike) -> Path:
         "version": _VERSION,
         "instrument": _config_dict(model.config),
         "nsplit": int(model.nsplit),
+        "arc_fwhm": float(model.arc_fwhm) if np.isfinite(model.arc_fwhm) else None,
         "opt": {"d": model.opt.d.to_dict(), "s": model.opt.s.to_dict()},
         "crv": {
             "delta_scale": float(model.crv.delta_scale),
@@ -324,5 +334,10 @@ def load_model(path: str | os.PathLike) -> SpectrographModel:
         wave_scale=float(data["ids"]["wave_scale"]),
     )
     return SpectrographModel(
-        config=config, opt=opt, crv=crv, ids=ids, nsplit=int(data.get("nsplit", 1))
+        config=config,
+        opt=opt,
+        crv=crv,
+        ids=ids,
+        nsplit=int(data.get("nsplit", 1)),
+        arc_fwhm=float(data["arc_fwhm"]) if data.get("arc_fwhm") is not None else float("nan"),
     )

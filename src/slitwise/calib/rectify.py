@@ -3,8 +3,13 @@
 Every output pixel ``(lambda_j, t_i)`` is mapped through the spectrograph model to a detector
 position; the input image is interpolated there (bilinear) and multiplied by the Jacobian of
 the mapping (output pixel area in input pixels), so that counts are conserved for any source
-smooth on the pixel scale. Variances are propagated with the squared interpolation weights
-(neighbouring output pixels are correlated, as for any resampling). The result is a
+smooth on the pixel scale. Interpolation correlates neighbouring output pixels; rather than
+carry the covariance, the variance of an output pixel is that of the input pixels it covers,
+``jac * sum(w * var)``: sums over several pixels (extraction apertures, binned spectra) then
+have the right variance (tested: sums of 8 x 4 pixels of a simulated frame minus its
+noiseless version have unit scatter in units of the summed error), while a single pixel's
+variance is overstated (by up to 1.5 x per axis), never understated. Propagating the squared
+weights instead would understate every aperture sum by ~1.5x in variance. The result is a
 :class:`~slitwise.spectra.RectifiedSpectrum2D` whose rows are slit positions in pixels from the
 slit centre (``meta['y_unit'] = 'pix'``) and whose wavelengths are in micron, the container the
 NIRSpec path uses, so extraction, zfit and linefit run unchanged.
@@ -121,10 +126,10 @@ def rectify_slit(
     inside = np.ones(d.shape, bool)
     for r, c, w, ok in _bilinear(img, s, d):
         sci += w * img[r, c]
-        out_var += w**2 * var[r, c]
+        out_var += w * var[r, c]
         inside &= ok | (w == 0)
     sci *= jac
-    out_var *= jac**2
+    out_var *= jac
     on = (d >= 0) & (d <= cfg.n_disp - 1) & (s >= 0) & (s <= cfg.n_spatial - 1) & inside
     sci[~on] = np.nan
     out_var[~on] = 0.0

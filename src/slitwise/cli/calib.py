@@ -27,48 +27,24 @@ __all__ = ["add_parser", "add_simulate_mos"]
 log = logging.getLogger(__name__)
 
 
-def _read_frame(path: str, hdu, *, what: str) -> np.ndarray:
-    p = Path(path)
-    if not p.is_file():
-        raise input_error(f"--{what}", f"file not found: {path}")
-    try:
-        with fits.open(p, memmap=False) as hdul:
-            try:
-                data = hdul[hdu].data
-            except (KeyError, IndexError):
-                raise input_error(f"{path}[{hdu}]", "HDU not found (instrument data_hdu)") from None
-            if data is None or np.ndim(data) != 2:
-                raise input_error(f"{path}[{hdu}]", "expected a 2D image")
-            return np.asarray(data, float)
-    except OSError as exc:
-        raise input_error(path, f"not a readable FITS file ({exc})") from None
-
-
 def _run_fit(args: argparse.Namespace) -> int:
-    from slitwise.calib.calibrate import SlitFlag, fit_models
-    from slitwise.calib.instrument_file import read_instrument
-    from slitwise.calib.mask_file import read_mask
-    from slitwise.calib.models import save_model
+    from slitwise.calib.calibrate import SlitFlag
+    from slitwise.calib.stage import fit_calibration
 
-    config = read_instrument(args.config)
-    mask = read_mask(args.mask)
-    arc = _read_frame(args.arc, config.data_hdu, what="arc")
-    flat = _read_frame(args.flat, config.data_hdu, what="flat")
     t0 = time.perf_counter()
-    result = fit_models(
-        config,
-        mask,
-        arc,
-        flat,
+    out = Path(args.out)
+    result = fit_calibration(
+        args.config,
+        args.mask,
+        args.arc,
+        args.flat,
+        out,
+        labels=("--arc", "--flat"),
         lamps=args.lamps,
         nsplit=args.nsplit,
         flip_x=args.flip_x,
         flip_y=args.flip_y,
     )
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    save_model(result.model, out / "model.yaml")
-    result.slits.write(out / "slits.ecsv", overwrite=True)
     print(f"{'slit':>5} {'ref':>3} {'d_ref':>9} {'s_ref':>8} {'lines':>5} {'ids_rms':>7}  flags")
     for row in result.slits:
         flags = ",".join(f.name for f in SlitFlag if f & int(row["flag"])) or "-"
@@ -85,36 +61,19 @@ def _run_fit(args: argparse.Namespace) -> int:
     return 0
 
 
-def _write_rectified(rect, path: Path) -> Path:
-    from slitwise.io.atomic import write_fits_atomic
-
-    prim = fits.Header()
-    prim["ORIGIN"] = "slitwise"
-    prim["SLITID"] = int(rect.meta.get("slit_id", 0))
-    prim["INSTRUME"] = str(rect.meta.get("instrument", ""))
-    prim["SKYSUB"] = bool(rect.meta.get("sky_subtracted", False))
-    sci = fits.ImageHDU(rect.sci.astype(np.float32), name="SCI")
-    sci.header["BUNIT"] = rect.bunit
-    err = fits.ImageHDU(np.sqrt(np.clip(rect.var, 0, None)).astype(np.float32), name="ERR")
-    wave = fits.ImageHDU(rect.wave, name="WAVE")
-    wave.header["BUNIT"] = "um"
-    yslit = fits.ImageHDU(rect.y, name="YSLIT")
-    yslit.header["BUNIT"] = "pixel"
-    return write_fits_atomic(
-        fits.HDUList([fits.PrimaryHDU(header=prim), sci, err, wave, yslit]), path
-    )
-
-
 def _run_rectify(args: argparse.Namespace) -> int:
     from slitwise.calib.mask_file import read_mask
     from slitwise.calib.models import load_model
+    from slitwise.calib.products import write_rectified
     from slitwise.calib.rectify import rectify_slit, subtract_sky_along_slit
+    from slitwise.calib.stage import read_frame
 
     model = load_model(args.model)
     mask = read_mask(args.mask)
-    frame = _read_frame(args.frame, model.config.data_hdu, what="frame")
+    frame = read_frame(args.frame, model.config.data_hdu, what="--frame")
+    exptime = float(fits.getheader(args.frame, 0).get("EXPTIME", 1.0))
     if args.var_hdu:
-        var = _read_frame(args.frame, args.var_hdu, what="frame")
+        var = read_frame(args.frame, args.var_hdu, what="--frame")
     else:
         var = np.clip(frame, 0, None) / args.gain + args.read_noise**2
     wanted = None
@@ -136,7 +95,13 @@ def _run_rectify(args: argparse.Namespace) -> int:
         rect = rectify_slit(model, slit, frame, var)
         if args.sky:
             rect = subtract_sky_along_slit(rect)
-        path = _write_rectified(rect, out / f"slit{slit.id}.rect.fits")
+        path = write_rectified(
+            rect,
+            out / f"slit{slit.id}.rect.fits",
+            model=model,
+            exptime=exptime,
+            frame=args.frame,
+        )
         n += 1
         print(
             f"slit {slit.id}: {rect.sci.shape[1]} wavelengths x {rect.sci.shape[0]} rows -> {path}"

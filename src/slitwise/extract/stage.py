@@ -10,10 +10,12 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import re
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+import astropy.units as u
 import numpy as np
 from astropy.io import fits
 from astropy.table import Table
@@ -27,7 +29,14 @@ from slitwise.io.naming import product_filename
 from slitwise.io.slitlet import read_slitlet
 from slitwise.io.spec_product import SpecProduct, write_spec
 
-__all__ = ["extract_unit", "extract_files", "extract_s2d_file", "is_s2d"]
+__all__ = [
+    "extract_unit",
+    "extract_files",
+    "extract_s2d_file",
+    "extract_ground_unit",
+    "product_from_rectified",
+    "is_s2d",
+]
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +146,67 @@ def extract_unit(
     return {"products": products, "records": records}
 
 
+def product_from_rectified(
+    rect,
+    *,
+    source: str,
+    grating: str,
+    filter: str,
+    variance: str = "err",
+    sigma_clip: float = 5.0,
+    profile: str = "gaussian",
+    y0: float | None = None,
+    boxcar_widths: tuple[int, ...] = (3, 4, 5),
+    extraction: dict | None = None,
+    meta: dict | None = None,
+    exposures: Table | None = None,
+    resolution: np.ndarray | None = None,
+) -> SpecProduct:
+    """Fit the trace, extract (optimal and boxcars) a rectified 2D and build its product.
+
+    ``rect.to_fnu`` converts a sum over rows to uJy; ``y0`` (row index) seeds the trace.
+    """
+    import dataclasses as _dc
+
+    from slitwise.extract.boxcar import boxcar_extract
+    from slitwise.extract.profile import profile_values
+    from slitwise.spectra import FNU_UNIT
+
+    trace = fit_rectified_profile(rect, kind=profile, y0=y0)
+    spec, prof = optimal_extract(rect, profile=trace, variance=variance, sigma_clip=sigma_clip)
+    if resolution is not None:
+        spec = _dc.replace(spec, resolution=np.asarray(resolution, float))
+    to_fnu = np.broadcast_to(np.asarray(rect.to_fnu, dtype=float), rect.wave.shape)
+    ny, nx = rect.shape
+    rows = np.arange(ny, dtype=float)
+    centre = trace.centre(np.arange(nx), 0)
+    boxes = {}
+    for w in boxcar_widths:
+        bf, bv = boxcar_extract(rect.sci, rect.var, rows, width=w, centre=centre, profile=prof)
+        boxes[w] = (bf * to_fnu * FNU_UNIT, np.sqrt(bv) * to_fnu * FNU_UNIT)
+    dy = rows[:, None] - centre[None, :]
+    mean_prof = np.nanmean(profile_values(dy, np.broadcast_to(trace.sigma(rect.wave), (ny, nx))),
+                           axis=1)  # fmt: skip
+    return SpecProduct(
+        spectrum=spec,
+        source=source,
+        grating=grating,
+        filter=filter,
+        boxcar=boxes,
+        sci=rect.sci,
+        err=np.sqrt(rect.var),
+        wavelength=rect.wave,
+        wht=rect.wht,
+        bunit=rect.bunit or "",
+        profiles=Table({"y": rows, "weight_optimal": mean_prof / np.nansum(mean_prof)}),
+        meta={"PROFKIND": trace.kind, **(meta or {})},
+        exposures=exposures,
+        extraction={"EXTMETH": "optimal",
+                    "PROFSIG": float(np.nanmedian(trace.sigma(rect.wave))),
+                    "YTRACE": float(np.nanmedian(centre)), **(extraction or {})},  # fmt: skip
+    )
+
+
 def extract_s2d_file(
     path: str | os.PathLike,
     *,
@@ -147,53 +217,73 @@ def extract_s2d_file(
     profile: str = "gaussian",
 ) -> Path:
     """Optimal extraction of a JWST ``s2d`` file into a ``spec.fits`` product."""
-    from slitwise.extract.boxcar import boxcar_extract
-    from slitwise.extract.profile import profile_values
     from slitwise.io.readers.jwst import read_s2d
-    from slitwise.spectra import FNU_UNIT
 
     rect = read_s2d(path)
-    trace = fit_rectified_profile(rect, kind=profile)
-    spec, prof = optimal_extract(rect, profile=trace, variance=variance, sigma_clip=sigma_clip)
-    to_fnu = np.broadcast_to(np.asarray(rect.to_fnu, dtype=float), rect.wave.shape)
-    ny, nx = rect.shape
-    rows = np.arange(ny, dtype=float)
-    centre = trace.centre(np.arange(nx), 0)
-    boxes = {}
-    for w in (3, 4, 5):
-        bf, bv = boxcar_extract(
-            rect.sci, rect.var, rows, width=w, centre=centre, profile=prof
-        )
-        boxes[w] = (bf * to_fnu * FNU_UNIT, np.sqrt(bv) * to_fnu * FNU_UNIT)
     meta = rect.meta
     grating = str(meta.get("grating", "")).upper()
     filt = str(meta.get("filter", "")).upper()
     source = str(meta.get("srcname") or meta.get("SRCNAME") or meta.get("source_name")
                  or Path(path).stem)  # fmt: skip
     source = source.replace(" ", "_").replace("/", "_")
-    dy = rows[:, None] - centre[None, :]
-    mean_prof = np.nanmean(profile_values(dy, np.broadcast_to(trace.sigma(rect.wave), (ny, nx))),
-                           axis=1)  # fmt: skip
-    prod = SpecProduct(
-        spectrum=spec,
-        source=source,
-        grating=grating,
-        filter=filt,
-        boxcar=boxes,
-        sci=rect.sci,
-        err=np.sqrt(rect.var),
-        wavelength=rect.wave,
-        wht=rect.wht,
-        bunit=rect.bunit or "",
-        profiles=Table({"y": rows, "weight_optimal": mean_prof / np.nansum(mean_prof)}),
-        meta={"PROFKIND": trace.kind},
-        extraction={"EXTMETH": "optimal",
-                    "PROFSIG": float(np.nanmedian(trace.sigma(rect.wave))),
-                    "YTRACE": float(np.nanmedian(centre)), "BKGMETH": "pipeline"},  # fmt: skip
-    )
+    prod = product_from_rectified(
+        rect, source=source, grating=grating, filter=filt, variance=variance,
+        sigma_clip=sigma_clip, profile=profile, extraction={"BKGMETH": "pipeline"},
+    )  # fmt: skip
     out = Path(out_dir) / product_filename(root, grating, filt, source, "spec")
     write_spec(prod, out)
     return out
+
+
+def extract_ground_unit(
+    files: list[str | os.PathLike],
+    *,
+    out_dir: str | os.PathLike,
+    root: str = "slitwise",
+    options: Any = None,
+    flux_scale: float | None = None,
+) -> dict[str, Any]:
+    """Combine and extract the rectified ground exposures of one slit; write its spec.fits.
+
+    See :func:`slitwise.extract.ground.prepare_ground`. Returns ``products`` and ``records``
+    like :func:`extract_unit`.
+    """
+    from slitwise.calib.products import read_rectified
+    from slitwise.extract.ground import prepare_ground
+
+    rects = [read_rectified(f) for f in files]
+    prepared = prepare_ground(rects, flux_scale=flux_scale)
+    rect = prepared.rect
+    source = str(rect.meta.get("source_name") or f"slit{rect.meta.get('slit_id', 0)}")
+    # file names take letters and digits only ("SIM-MOS" -> "SIMMOS")
+    grating = re.sub(r"[^A-Za-z0-9]", "", str(rect.meta.get("instrument", ""))).upper()
+    grating = grating or "GROUND"
+    exposures = Table(
+        {
+            "file": [os.path.basename(str(f)) for f in files],
+            "nod_position": np.zeros(len(files), int),
+            "exptime": [r.meta["exptime"] for r in rects] * u.s,
+            "stuck_shutters": [""] * len(files),
+            "n_clipped": prepared.n_clipped,
+        }
+    )
+    sigma_clip = getattr(options, "sigma_clip", 5.0)
+    kind = getattr(options, "profile", "gaussian")
+    widths = tuple(getattr(options, "boxcar_widths", (3, 4, 5)))
+    prod = product_from_rectified(
+        rect, source=source, grating=grating, filter="NONE", sigma_clip=sigma_clip,
+        profile=kind, y0=prepared.row, boxcar_widths=widths, exposures=exposures,
+        resolution=rect.meta.get("resolution"),
+        extraction={"BKGMETH": "slit-poly1", "NEXP": len(files),
+                    "EXPTIME": float(sum(r.meta["exptime"] for r in rects))},
+        meta={"FLUXCAL": prepared.fluxcal, "SLITID": int(rect.meta.get("slit_id", 0))},
+    )  # fmt: skip
+    name = product_filename(root, grating, "NONE", source, "spec")
+    write_spec(prod, Path(out_dir) / name)
+    snr = float(np.nanmedian(prod.spectrum.flux / prod.spectrum.err))
+    record = {"source": source, "serendip": False, "gratings": [grating.lower() + "-none"],
+              "snr": snr, "thumbnail": ""}  # fmt: skip
+    return {"products": [name], "records": [record]}
 
 
 def extract_files(

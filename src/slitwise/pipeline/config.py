@@ -37,6 +37,7 @@ __all__ = [
     "STAGES",
     "RunConfig",
     "CleanConfig",
+    "CalibrateConfig",
     "ExtractConfig",
     "ZfitConfig",
     "LinefitConfig",
@@ -79,6 +80,45 @@ class CleanConfig(_Section):
         "auto", description="row 1/f correction (auto: PRISM only)"
     )
     plots: bool = Field(True, description="write a diagnostic PNG per frame")
+
+
+class CalibrateConfig(_Section):
+    """Ground-based MOS / long-slit calibration (program-level stage ``calibrate``).
+
+    When ``instrument`` is set the program is a ground one: the models are fitted from
+    ``arc`` and ``flat`` (or an existing ``model.yaml`` in ``output_dir`` is reused), every
+    science slit of every ``science`` frame is rectified into ``output_dir/rectified``, and
+    those rectified slits, not ``run.input_dir``, are the sources of the later stages.
+    """
+
+    instrument: Path | None = Field(
+        None, description="instrument configuration (.icf); unset: not a ground program"
+    )
+    mask: Path | None = Field(None, description="mask description (.mdf)")
+    arc: Path | None = Field(None, description="arc frame (FITS)")
+    flat: Path | None = Field(None, description="flat frame (FITS)")
+    science: tuple[str, ...] = Field(
+        (), description="glob patterns of science frames (relative to the config file)"
+    )
+    lamps: str | None = Field(None, description="lamp catalogues (default: the instrument's)")
+    nsplit: int | None = Field(
+        None, ge=1, description="IDS slices per slit (default 1, or 5 for long slits)"
+    )
+    flip_x: bool = Field(False, description="mirrored optics along x in the first guess")
+    flip_y: bool = Field(False, description="mirrored optics along y in the first guess")
+    var_hdu: str | None = Field(
+        "VAR", description="HDU of the science variance; missing: Poisson + read noise"
+    )
+    gain: float = Field(1.0, gt=0, description="electrons per data unit (variance fallback)")
+    read_noise: float = Field(5.0, ge=0, description="read noise, electrons (variance fallback)")
+    flux_scale: float | None = Field(
+        None,
+        gt=0,
+        description="f_lambda in 1e-20 erg/s/cm2/A per electron/s/A; unset: relative fluxes",
+    )
+    output_dir: Path = Field(
+        Path("calib"), description="model.yaml, slits.ecsv and rectified/ go here"
+    )
 
 
 class ExtractConfig(_Section):
@@ -152,11 +192,17 @@ class PipelineConfig(_Section):
 
     run: RunConfig = RunConfig()
     clean: CleanConfig = CleanConfig()
+    calibrate: CalibrateConfig = CalibrateConfig()
     extract: ExtractConfig = ExtractConfig()
     zfit: ZfitConfig = ZfitConfig()
     linefit: LinefitConfig = LinefitConfig()
     executor: ExecutorConfig = ExecutorConfig()
     observations: tuple[ObservationOverride, ...] = ()
+
+    @property
+    def is_ground(self) -> bool:
+        """A ground-based program: sources come from the ``calibrate`` stage's slits."""
+        return self.calibrate.instrument is not None
 
     def selected_stages(self) -> tuple[str, ...]:
         """The configured stages in pipeline order."""
@@ -225,10 +271,24 @@ def load_config(path: str | os.PathLike | None = None, **overrides) -> PipelineC
             "output_dir": (base / cfg.clean.output_dir).resolve(),
         }
     )
+    cal = cfg.calibrate
+    cal = cal.model_copy(
+        update={
+            **{
+                key: (base / getattr(cal, key)).resolve()
+                for key in ("instrument", "mask", "arc", "flat")
+                if getattr(cal, key) is not None
+            },
+            "science": tuple(str(base / p) for p in cal.science),
+            "output_dir": (base / cal.output_dir).resolve(),
+        }
+    )
     linefit = cfg.linefit
     if linefit.config is not None:
         linefit = linefit.model_copy(update={"config": (base / linefit.config).resolve()})
-    return cfg.model_copy(update={"run": run, "clean": clean, "linefit": linefit})
+    return cfg.model_copy(
+        update={"run": run, "clean": clean, "calibrate": cal, "linefit": linefit}
+    )
 
 
 def _toml_value(value) -> str:

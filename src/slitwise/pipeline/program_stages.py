@@ -3,6 +3,11 @@
 ``clean`` runs detector-level cleaning on every full-frame rate image listed in the ``[clean]``
 section, one task per frame on the same executor as the sources, skipping frames whose
 cleaned product exists (unless ``overwrite``).
+
+``calibrate`` (ground programs, ``[calibrate] instrument`` set) fits the OPT/CRV/IDS models
+from the arc and flat once (reusing ``model.yaml`` unless ``overwrite``), then rectifies every
+science frame, one task per frame, into ``[calibrate] output_dir/rectified``; those rectified
+slits are the sources of the later stages.
 """
 
 from __future__ import annotations
@@ -15,7 +20,16 @@ from pathlib import Path
 
 from slitwise.errors import input_error
 
-__all__ = ["CleanTask", "clean_task", "clean_tasks"]
+__all__ = [
+    "CleanTask",
+    "clean_task",
+    "clean_tasks",
+    "RectifyTask",
+    "rectify_task",
+    "run_clean_stage",
+    "run_calibrate_stage",
+    "rectified_dir",
+]
 
 log = logging.getLogger(__name__)
 
@@ -79,3 +93,104 @@ def run_clean_stage(cfg, executor) -> tuple[list[dict], float]:
         if r["status"] == "failed":
             log.warning("clean failed for %s: %s", r["rate"], r.get("error"))
     return reports, sum(r["seconds"] for r in reports)
+
+
+def rectified_dir(cfg) -> Path:
+    """Where the calibrate stage writes (and the later stages read) the rectified slits."""
+    return Path(cfg.calibrate.output_dir) / "rectified"
+
+
+@dataclasses.dataclass(frozen=True)
+class RectifyTask:
+    """One science frame to rectify (picklable)."""
+
+    frame: str
+    model: str
+    mask: str
+    slits: str
+    out_dir: str
+    var_hdu: str | None
+    gain: float
+    read_noise: float
+    overwrite: bool
+
+
+def rectify_task(task: RectifyTask) -> dict:
+    """Rectify one frame; never raises (failures come back as ``status='failed'``)."""
+    import time
+
+    from slitwise.calib.stage import rectify_frame
+
+    name = Path(task.frame).name.removesuffix(".gz").removesuffix(".fits")
+    if (Path(task.out_dir) / f"{name}.done.json").exists() and not task.overwrite:
+        return {"rate": task.frame, "status": "skipped", "seconds": 0.0}
+    t0 = time.perf_counter()
+    try:
+        files = rectify_frame(
+            task.frame, task.model, task.mask, task.out_dir, var_hdu=task.var_hdu,
+            gain=task.gain, read_noise=task.read_noise, slits_table=task.slits,
+            overwrite=task.overwrite,
+        )  # fmt: skip
+    except Exception as exc:  # noqa: BLE001 - one frame must not stop the run
+        log.error("rectifying %s failed\n%s", task.frame, traceback.format_exc())
+        return {"rate": task.frame, "status": "failed", "seconds": 0.0, "error": str(exc)}
+    return {"rate": task.frame, "status": "ok", "seconds": time.perf_counter() - t0,
+            "products": [str(f) for f in files]}  # fmt: skip
+
+
+def run_calibrate_stage(cfg, executor) -> tuple[list[dict], float]:
+    """Fit (or reuse) the ground calibration models, then rectify every science frame.
+
+    Raises
+    ------
+    SlitwiseInputError
+        A required ``[calibrate]`` option is missing or a ``science`` pattern matches nothing
+        (configuration errors stop the run before any work).
+    """
+    import time
+
+    from slitwise.calib.stage import fit_calibration
+
+    cal = cfg.calibrate
+    out = Path(cal.output_dir)
+    model_path, slits_path = out / "model.yaml", out / "slits.ecsv"
+    reuse = model_path.exists() and not cfg.run.overwrite
+    for key in ("mask",) + (() if reuse else ("arc", "flat")):
+        if getattr(cal, key) is None:
+            raise input_error(f"[calibrate] {key}", "required when [calibrate] instrument is set")
+    frames: list[str] = []
+    for pattern in cal.science:
+        matched = sorted(glob.glob(pattern))
+        if not matched:
+            raise input_error(f"[calibrate] science '{pattern}'", "matches no file")
+        frames += matched
+    if not frames:
+        raise input_error("[calibrate] science", "no science frame given")
+    reports: list[dict] = []
+    seconds = 0.0
+    if model_path.exists() and slits_path.exists() and not cfg.run.overwrite:
+        reports.append({"rate": str(model_path), "status": "skipped", "seconds": 0.0})
+    else:
+        t0 = time.perf_counter()
+        result = fit_calibration(
+            cal.instrument, cal.mask, cal.arc, cal.flat, out,
+            labels=("[calibrate] arc", "[calibrate] flat"), lamps=cal.lamps, nsplit=cal.nsplit,
+            flip_x=cal.flip_x, flip_y=cal.flip_y,
+        )  # fmt: skip
+        seconds = time.perf_counter() - t0
+        log.info("calibration models: OPT rms %.3f px, CRV rms %.3f px, IDS rms %.3f px",
+                 result.opt_rms, result.crv_rms, result.ids_rms)  # fmt: skip
+        reports.append({"rate": str(model_path), "status": "ok", "seconds": seconds})
+    rect_dir = rectified_dir(cfg)
+    rect_dir.mkdir(parents=True, exist_ok=True)
+    tasks = [
+        RectifyTask(f, str(model_path), str(cal.mask), str(slits_path), str(rect_dir),
+                    cal.var_hdu, cal.gain, cal.read_noise, cfg.run.overwrite)  # fmt: skip
+        for f in frames
+    ]
+    for _, r in executor.map(rectify_task, tasks):
+        if r["status"] == "failed":
+            log.warning("rectification failed for %s: %s", r["rate"], r.get("error"))
+        reports.append(r)
+        seconds += r["seconds"]
+    return reports, seconds

@@ -64,12 +64,13 @@ class RunResult:
     wall_time: float
     summary_path: Path | None = None
     clean_reports: list[dict] = dataclasses.field(default_factory=list)
+    calibrate_reports: list[dict] = dataclasses.field(default_factory=list)
 
     @property
     def n_failed(self) -> int:
         """Sources and frames that failed."""
         return sum(r.status == "failed" for r in self.results) + sum(
-            r["status"] == "failed" for r in self.clean_reports
+            r["status"] == "failed" for r in self.clean_reports + self.calibrate_reports
         )
 
 
@@ -146,6 +147,16 @@ def _remove_stale_temporaries(out_dir: Path) -> int:
     return n
 
 
+def _discover(cfg: PipelineConfig) -> list[SourceUnit]:
+    """The program's sources: rectified ground slits, or NIRSpec cut-outs in ``input_dir``."""
+    exclude = tuple(o.match for o in cfg.observations if o.exclude)
+    if cfg.is_ground:
+        from slitwise.pipeline.program_stages import rectified_dir
+
+        return discover_sources(rectified_dir(cfg), pattern="*.rect.fits", exclude=exclude)
+    return discover_sources(cfg.run.input_dir, pattern=cfg.run.pattern, exclude=exclude)
+
+
 def run_pipeline(cfg: PipelineConfig, *, progress: bool = True) -> RunResult:
     """Run the configured stages over every source of the program.
 
@@ -170,13 +181,11 @@ def run_pipeline(cfg: PipelineConfig, *, progress: bool = True) -> RunResult:
     source_stages = [s for s in stages if s in SOURCE_STAGES]
     clean_reports: list[dict] = []
     clean_seconds = 0.0
+    calib_reports: list[dict] = []
+    program_seconds: dict[str, float] = {}
     units: list[SourceUnit] = []
-    if source_stages:
-        exclude = tuple(o.match for o in cfg.observations if o.exclude)
-        units = discover_sources(cfg.run.input_dir, pattern=cfg.run.pattern, exclude=exclude)
-    payload = cfg.model_dump(mode="json")
-    tasks = [SourceTask(unit=u, config=payload, stages=stages) for u in units]
-    results: list[SourceResult | None] = [None] * len(tasks)
+    if source_stages and not cfg.is_ground:
+        units = _discover(cfg)  # input errors before any executor starts
     ex = cfg.executor
     with make_executor(
         jobs=ex.jobs,
@@ -189,6 +198,16 @@ def run_pipeline(cfg: PipelineConfig, *, progress: bool = True) -> RunResult:
 
             clean_reports, clean_seconds = run_clean_stage(cfg, executor)
             log.info("cleaned %d frames", sum(r["status"] == "ok" for r in clean_reports))
+        if "calibrate" in stages and cfg.is_ground:
+            from slitwise.pipeline.program_stages import run_calibrate_stage
+
+            calib_reports, calib_seconds = run_calibrate_stage(cfg, executor)
+            program_seconds["calibrate"] = calib_seconds
+        if source_stages and cfg.is_ground:
+            units = _discover(cfg)  # the slits the calibrate stage rectified
+        payload = cfg.model_dump(mode="json")
+        tasks = [SourceTask(unit=u, config=payload, stages=stages) for u in units]
+        results: list[SourceResult | None] = [None] * len(tasks)
         log.info("processing %d sources with the %s executor", len(tasks), executor.name)
         bar = tqdm(total=len(tasks), desc="sources", unit="src", disable=not progress)
         for index, res in executor.map(process_source, tasks):
@@ -203,6 +222,7 @@ def run_pipeline(cfg: PipelineConfig, *, progress: bool = True) -> RunResult:
     stage_times: dict[str, float] = defaultdict(float)
     if clean_reports:
         stage_times["clean"] = clean_seconds
+    stage_times.update(program_seconds)
     for res in final:
         for stage, seconds in res.timings.items():
             stage_times[stage] += seconds
@@ -213,6 +233,7 @@ def run_pipeline(cfg: PipelineConfig, *, progress: bool = True) -> RunResult:
         wall_time=time.perf_counter() - t_start,
     )
     run.clean_reports = clean_reports
+    run.calibrate_reports = calib_reports
     if "summary" in stages and final:
         from slitwise.pipeline.summary import write_summary
 

@@ -59,10 +59,23 @@ class StageContext:
 
 
 def stage_extract(ctx: StageContext) -> dict[str, Any]:
-    """Nod-subtract, extract and combine the cut-outs of one slitlet; write spec.fits files."""
+    """Nod-subtract, extract and combine the cut-outs of one slitlet; write spec.fits files.
+
+    Ground programs: stack, sky-subtract and extract the rectified exposures of one slit.
+    """
     from slitwise.extract.stage import extract_unit
 
     cfg = ctx.cfg
+    if cfg.is_ground:
+        from slitwise.extract.stage import extract_ground_unit
+
+        return extract_ground_unit(
+            list(ctx.unit.files),
+            out_dir=ctx.out_dir,
+            root=cfg.run.root,
+            options=cfg.extract,
+            flux_scale=cfg.calibrate.flux_scale,
+        )
     overrides = {f: cfg.overrides_for(f) for f in ctx.unit.files}
     return extract_unit(
         list(ctx.unit.files),

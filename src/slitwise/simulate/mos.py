@@ -406,6 +406,8 @@ def simulate_mos(
             hdr["SIMSEED"] = seed
             hdr["IMAGETYP"] = kind.upper()
             hdr["BUNIT"] = "electron"
+            if kind == "science":
+                hdr["EXPTIME"] = (1800.0, "s")
             hdus = [fits.PrimaryHDU(getattr(frames, kind).astype(np.float32), header=hdr)]
             if kind == "science":
                 hdus.append(fits.ImageHDU(frames.science_var.astype(np.float32), name="VAR"))

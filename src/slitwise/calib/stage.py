@@ -1,0 +1,162 @@
+"""File-level calibration steps: fit the models from an arc and a flat, rectify science frames.
+
+Thin I/O shells around :func:`slitwise.calib.fit_models` and
+:func:`slitwise.calib.rectify.rectify_slit`, used by ``slitwise calib`` and by the pipeline's
+``calibrate`` stage. Outputs of one calibration directory::
+
+    model.yaml                       OPT/CRV/IDS (+ arc line FWHM)
+    slits.ecsv                       per-slit flags and fit residuals
+    rectified/<frame>_slit<ID>.rect.fits   one per science slit and frame
+    rectified/<frame>.done.json      written last: the frame is complete
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+from astropy.io import fits
+from astropy.table import QTable
+
+from slitwise.errors import input_error
+from slitwise.io.atomic import atomic_path
+
+__all__ = ["read_frame", "fit_calibration", "rectify_frame", "science_slits"]
+
+log = logging.getLogger(__name__)
+
+
+def read_frame(path: str | os.PathLike, hdu, *, what: str) -> np.ndarray:
+    """Read a 2D image from ``path[hdu]``; errors name the option ``what`` and the HDU."""
+    p = Path(path)
+    if not p.is_file():
+        raise input_error(what, f"file not found: {path}")
+    try:
+        with fits.open(p, memmap=False) as hdul:
+            try:
+                data = hdul[hdu].data
+            except (KeyError, IndexError):
+                raise input_error(f"{path}[{hdu}]", "HDU not found (instrument data_hdu)") from None
+            if data is None or np.ndim(data) != 2:
+                raise input_error(f"{path}[{hdu}]", "expected a 2D image")
+            return np.asarray(data, float)
+    except OSError as exc:
+        raise input_error(path, f"not a readable FITS file ({exc})") from None
+
+
+def fit_calibration(
+    instrument: str | os.PathLike,
+    mask: str | os.PathLike,
+    arc: str | os.PathLike,
+    flat: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    *,
+    labels: tuple[str, str] = ("arc", "flat"),
+    **options,
+):
+    """Fit OPT/CRV/IDS and write ``model.yaml`` and ``slits.ecsv`` into ``out_dir``.
+
+    ``labels`` name the arc and flat options in error messages (e.g. ``--arc``).
+    ``options`` go to :func:`slitwise.calib.fit_models` (``lamps``, ``nsplit``, ``flip_x``,
+    ``flip_y``, degrees). Returns the :class:`~slitwise.calib.CalibrationResult`.
+    """
+    from slitwise.calib.calibrate import fit_models
+    from slitwise.calib.instrument_file import read_instrument
+    from slitwise.calib.mask_file import read_mask
+    from slitwise.calib.models import save_model
+
+    config = read_instrument(instrument)
+    mask_obj = read_mask(mask)
+    arc_img = read_frame(arc, config.data_hdu, what=labels[0])
+    flat_img = read_frame(flat, config.data_hdu, what=labels[1])
+    result = fit_models(config, mask_obj, arc_img, flat_img, **options)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    table = result.slits.copy()
+    table.meta.update(
+        {
+            "opt_rms_px": result.opt_rms,
+            "crv_rms_px": result.crv_rms,
+            "ids_rms_px": result.ids_rms,
+            "arc_fwhm_px": result.model.arc_fwhm,
+        }  # fmt: skip
+    )
+    with atomic_path(out / "slits.ecsv") as tmp:
+        table.write(tmp, format="ascii.ecsv", overwrite=True)
+    save_model(result.model, out / "model.yaml")
+    return result
+
+
+def science_slits(mask, slits_table: QTable | None = None):
+    """Science slits (not alignment boxes) without a calibration flag."""
+    flagged = set()
+    if slits_table is not None:
+        flagged = {int(r["slit_id"]) for r in slits_table if int(r["flag"]) != 0}
+    return [s for s in mask if not s.ref and s.id not in flagged]
+
+
+def _frame_variance(path, frame, *, var_hdu, gain, read_noise):
+    if var_hdu:
+        with fits.open(path, memmap=False) as hdul:
+            if var_hdu in hdul:
+                return np.asarray(hdul[var_hdu].data, float)
+    return np.clip(frame, 0, None) / gain + (read_noise / gain) ** 2
+
+
+def rectify_frame(
+    frame_path: str | os.PathLike,
+    model_path: str | os.PathLike,
+    mask_path: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    *,
+    var_hdu: str | None = "VAR",
+    gain: float = 1.0,
+    read_noise: float = 5.0,
+    slits_table: str | os.PathLike | None = None,
+    overwrite: bool = False,
+) -> list[Path]:
+    """Rectify every good science slit of one frame into ``out_dir``.
+
+    Skips a frame whose ``<frame>.done.json`` exists unless ``overwrite``. Returns the paths of
+    the rectified slits (also when skipped).
+    """
+    from slitwise.calib.mask_file import read_mask
+    from slitwise.calib.models import load_model
+    from slitwise.calib.products import write_rectified
+    from slitwise.calib.rectify import rectify_slit
+
+    out = Path(out_dir)
+    stem = Path(frame_path).name.removesuffix(".gz").removesuffix(".fits")
+    done = out / f"{stem}.done.json"
+    if done.exists() and not overwrite:
+        return [out / name for name in json.loads(done.read_text())["files"]]
+    model = load_model(model_path)
+    mask = read_mask(mask_path)
+    table = QTable.read(slits_table, format="ascii.ecsv") if slits_table else None
+    image = read_frame(frame_path, model.config.data_hdu, what=str(frame_path))
+    var = _frame_variance(frame_path, image, var_hdu=var_hdu, gain=gain, read_noise=read_noise)
+    if var.shape != image.shape:
+        raise input_error(f"{frame_path}[{var_hdu}]", f"shape {var.shape} != image {image.shape}")
+    exptime = float(fits.getheader(frame_path, 0).get("EXPTIME", 1.0))
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for slit in science_slits(mask, table):
+        if not model.on_detector(slit):
+            log.warning("slit %d is off the detector; not rectified", slit.id)
+            continue
+        rect = rectify_slit(model, slit, image, var)
+        path = write_rectified(
+            rect,
+            out / f"{stem}_slit{slit.id}.rect.fits",
+            model=model,
+            exptime=exptime,
+            frame=str(frame_path),
+        )
+        written.append(path)
+    with atomic_path(done) as tmp:
+        tmp.write_text(json.dumps({"frame": str(frame_path), "files": [p.name for p in written]}))
+    log.info("rectified %d slits of %s", len(written), frame_path)
+    return written
