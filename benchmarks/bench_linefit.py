@@ -189,22 +189,49 @@ def part_calib(args):
         print(f"{k:10s} {frac:5.2f} {'ok' if abs(frac - 0.68) <= 0.10 else 'OUT'}")
 
 
-def part_many(args):
-    from slitwise.lines import fit_lines, load_config
+_MANY_CHILD = """
+import sys, time
+sys.path.insert(0, {bench_dir!r})
+import bench_linefit as B
+from slitwise.lines import fit_lines, fit_many, load_config
+cfg = load_config(B.CONFIG)
+base = B.spectra()
+mode, sampler, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+sources = [B.realisation(base, 6000 + i) for i in range(n)]
+t = time.perf_counter()
+if mode == "loop":
+    for i, src in enumerate(sources):
+        fit_lines(cfg, src, sampler=sampler, seed=i)
+else:
+    res = fit_many(cfg, sources, sampler=sampler, workers=int(sys.argv[4]))
+    bad = [r for r in res if isinstance(r, Exception)]
+    assert not bad, bad
+print(time.perf_counter() - t)
+"""
 
-    cfg = load_config(CONFIG)
-    base = spectra()
+
+def _many_child(mode, sampler, n, workers=1):
+    code = _MANY_CHILD.format(bench_dir=str(Path(__file__).parent))
+    r = subprocess.run([PY, "-c", code, mode, sampler, str(n), str(workers)],
+                       capture_output=True, text=True, cwd=REPO)
+    if r.returncode:
+        raise RuntimeError(r.stderr[-2000:])
+    return float(r.stdout.strip().splitlines()[-1])
+
+
+def part_many(args):
+    """Each timing in a fresh process (compilation included), fits only (no imports/IO)."""
+    n = args.n_many
     for sampler in ("map", "nuts"):
-        t = time.perf_counter()
-        fit_lines(cfg, realisation(base, 5000), sampler=sampler)
-        one = time.perf_counter() - t
-        t = time.perf_counter()
-        for i in range(args.n_many):
-            fit_lines(cfg, realisation(base, 6000 + i), sampler=sampler, seed=i)
-        many = time.perf_counter() - t
-        print(f"{sampler}: first source (with compile) {one:.2f} s; {args.n_many} more sources "
-              f"{many:.1f} s = {many / args.n_many:.2f} s/source; "
-              f"ratio {args.n_many} sources / one = {many / one:.2f} (target <= 5)")
+        one = _many_child("loop", sampler, 1)
+        loop = _many_child("loop", sampler, n)
+        threads = _many_child("many", sampler, n, workers=os.cpu_count() or 1)
+        print(f"{sampler}: one source {one:.2f} s (cold, with compilation); {n} sources: "
+              f"fit_lines loop {loop:.1f} s = {loop / one:.2f}x one "
+              f"({(loop - one) / (n - 1):.2f} s per further source); fit_many on "
+              f"{os.cpu_count()} threads {threads:.1f} s = {threads / one:.2f}x one "
+              f"({(threads - one) / (n - 1):.2f} s per further source) (target <= 5x)",
+              flush=True)
 
 
 def part_nested(args):

@@ -9,7 +9,14 @@ import numpy as np
 import pytest
 
 from slitwise.errors import SlitwiseInputError
-from slitwise.lines import fit_lines, load_config, load_spectrum, read_linefit, write_linefit
+from slitwise.lines import (
+    fit_lines,
+    fit_many,
+    load_config,
+    load_spectrum,
+    read_linefit,
+    write_linefit,
+)
 from slitwise.lines.inference import compiled
 from slitwise.lines.prepare import LineFitWarning, prepare
 
@@ -71,6 +78,28 @@ def test_same_config_reuses_compiled_code(cfg, bench_spectra, map_result):
     res = fit_lines(cfg, other, sampler="map", samples=200)
     assert res.prepared.structure == map_result.prepared.structure
     assert comp.value_and_grad._cache_size() == size
+
+
+def test_fit_many_threads_match_sequential_fits(cfg, bench_spectra, map_result):
+    # several sources on 2 threads: identical to fitting them one by one with the same
+    # seeds (float64 kept inside the threads), no recompilation, a bad source isolated
+    rng = np.random.default_rng(11)
+    sources = [
+        [dataclasses.replace(s, flux=s.flux + rng.normal(size=s.npix) * s.err)
+         for s in bench_spectra]
+        for _ in range(3)
+    ]  # fmt: skip
+    bad = [dataclasses.replace(s, err=s.err * 0) for s in bench_spectra]
+    comp = compiled(map_result.prepared.structure)
+    size = comp.value_and_grad._cache_size()
+    many = fit_many(cfg, sources + [bad], sampler="map", samples=200, workers=2, seed=5)
+    assert comp.value_and_grad._cache_size() == size
+    assert isinstance(many[3], SlitwiseInputError)
+    for i, src in enumerate(sources):
+        one = fit_lines(cfg, src, sampler="map", samples=200, seed=5 + i)
+        assert many[i].samples["f_ha"].dtype == np.float64
+        for name in TRUTH:
+            np.testing.assert_allclose(many[i].samples[name], one.samples[name], rtol=1e-9)
 
 
 def test_flambda_input_gives_same_fit(cfg, bench_spectra, map_result):

@@ -8,7 +8,7 @@ parameters shared across spectra, MAP + Laplace, SVI, NUTS and nested sampling
 """
 
 from slitwise.lines.config import LineFitConfig, config_from_yaml, load_config, save_config
-from slitwise.lines.fit import SAMPLERS, fit_lines
+from slitwise.lines.fit import SAMPLERS, fit_lines, fit_many
 from slitwise.lines.prepare import load_spectrum, prepare
 from slitwise.lines.results import LineFitResult, read_linefit, write_linefit
 
@@ -18,6 +18,7 @@ __all__ = [
     "save_config",
     "config_from_yaml",
     "fit_lines",
+    "fit_many",
     "SAMPLERS",
     "prepare",
     "load_spectrum",

@@ -4,7 +4,9 @@
 >>> result.params                                                  # doctest: +SKIP
 
 Sources with the same configuration (same lines, continuum, instruments and padded pixel
-count) reuse the compiled functions: call :func:`fit_lines` in a loop.
+count) reuse the compiled functions: call :func:`fit_lines` in a loop, or :func:`fit_many`,
+which fits the first source alone (compiling) and the others on several threads (compiled
+JAX code releases the GIL, so the threads use every core with no recompilation or copying).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from slitwise.lines.inference import compiled, run_map, run_nested, run_nuts, ru
 from slitwise.lines.prepare import Prepared, prepare
 from slitwise.lines.results import LineFitResult, make_result
 
-__all__ = ["fit_lines", "rescale_errors", "SAMPLERS"]
+__all__ = ["fit_lines", "fit_many", "rescale_errors", "SAMPLERS"]
 
 log = logging.getLogger(__name__)
 SAMPLERS = ("map", "svi", "nuts", "nested")
@@ -120,3 +122,58 @@ def fit_lines(
     result = make_result(prepared, post)
     result.diagnostics["wall_s"] = time.perf_counter() - t0
     return result
+
+
+def fit_many(
+    cfg: LineFitConfig,
+    sources: list[list],
+    *,
+    redshifts: list[float | None] | None = None,
+    workers: int | None = None,
+    seed: int = 0,
+    **options,
+) -> list[LineFitResult | Exception]:
+    """Fit many sources with one configuration in one process.
+
+    Parameters
+    ----------
+    cfg : LineFitConfig
+        Configuration shared by every source.
+    sources : list of list of Spectrum1D
+        The spectra of each source.
+    redshifts : list of float or None, optional
+        Per-source redshift overriding ``cfg.redshift``.
+    workers : int, optional
+        Threads for the sources after the first (default: the number of CPUs).
+    seed : int
+        Source ``i`` is fitted with seed ``seed + i``: results do not depend on ``workers``.
+    **options
+        Passed to :func:`fit_lines` (``sampler``, ``warmup``, ``samples``, ...).
+
+    Returns
+    -------
+    list
+        One :class:`LineFitResult` per source, or the exception that source raised (logged;
+        the other sources go on).
+    """
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    if redshifts is not None and len(redshifts) != len(sources):
+        raise input_error("redshifts", f"{len(redshifts)} values for {len(sources)} sources")
+    zs = list(redshifts) if redshifts is not None else [None] * len(sources)
+
+    def one(i: int):
+        try:
+            return fit_lines(cfg, sources[i], redshift=zs[i], seed=seed + i, **options)
+        except Exception as exc:  # noqa: BLE001 - one source must not stop the others
+            log.error("line fit of source %d failed: %s", i, exc)
+            return exc
+
+    if not sources:
+        return []
+    first = one(0)  # compiles every function the others reuse
+    n = workers or os.cpu_count() or 1
+    with ThreadPoolExecutor(max_workers=max(1, n)) as pool:
+        rest = list(pool.map(one, range(1, len(sources))))
+    return [first, *rest]

@@ -27,7 +27,7 @@ from slitwise.lines.profiles import (
     FWHM_TO_SIGMA,
     SHAPE_PARAMETERS,
     absorption_optical_depth,
-    pixel_fractions,
+    edge_cdf,
 )
 
 __all__ = [
@@ -123,12 +123,13 @@ def predict(vals: dict, data: dict, structure: FitStructure) -> dict:
     z0 = data["z0"]
     spec, win = data["spec"], data["win"]
     sp = structure.spectra
-    pix = _per_spectrum(vals, [s.pix_offset for s in sp], 0.0)[spec]
+    pix = _per_spectrum(vals, [s.pix_offset for s in sp], 0.0)
     rscale = _per_spectrum(vals, [s.r_scale for s in sp], 1.0)
     width = data["hi"] - data["lo"]
-    lo = data["lo"] - pix * width
-    hi = data["hi"] - pix * width
-    lam = 0.5 * (lo + hi)
+    # shifted pixel edges; neighbouring pixels share theirs (lines are evaluated per edge)
+    espec, ilo, ihi = data["edge_spec"], data["ilo"], data["ihi"]
+    edges = data["edges"] - pix[espec] * data["edge_w"]
+    lam = 0.5 * (edges[ilo] + edges[ihi])
     # continuum of each pixel's window
     a, b = data["win_lo"][win], data["win_hi"][win]
     t = 2.0 * (lam - a) / (b - a) - 1.0
@@ -153,16 +154,15 @@ def predict(vals: dict, data: dict, structure: FitStructure) -> dict:
             [ln.wave_rest * 1e-4 * (1.0 + z0 + vals[ln.param("z")]) for ln in lines]
         )
         r_c = r_at(lam_c, data["rtab_w"], data["rtab_r"]) * rscale[:, None]  # (nspec, ng)
-        lsf = (lam_c[None, :] / r_c * FWHM_TO_SIGMA).T[:, spec]  # (ng, npix)
+        lsf = (lam_c[None, :] / r_c * FWHM_TO_SIGMA).T[:, espec]  # (ng, n_edges)
         fwhm = jnp.stack([vals[ln.param("fwhm")] for ln in lines]) * lam_c / C_KMS
         amp = jnp.stack([ln.strength * vals[ln.param("flux")] for ln in lines])
         shape = tuple(
             jnp.stack([vals[ln.param(r)] for ln in lines])[:, None]
             for r in SHAPE_PARAMETERS[profile]
         )
-        frac = pixel_fractions(
-            profile, lo[None, :], hi[None, :], lam_c[:, None], fwhm[:, None], lsf, shape
-        )
+        cdf = edge_cdf(profile, edges[None, :] - lam_c[:, None], fwhm[:, None], lsf, shape)
+        frac = cdf[:, ihi] - cdf[:, ilo]
         block = amp[:, None] * frac / width[None, :]
         for j, i in enumerate(idx):
             comps[i] = block[j]

@@ -114,6 +114,45 @@ def pad_length(n: int) -> int:
     return max(128, int(np.ceil(n / 128.0)) * 128)
 
 
+def edge_pad_length(n: int) -> int:
+    """Bucketed padded length of the pixel-edge arrays: a multiple of 32 (at least 32)."""
+    return max(32, int(np.ceil(n / 32.0)) * 32)
+
+
+def shared_edges(lo: np.ndarray, hi: np.ndarray, spec: np.ndarray):
+    """Unique pixel edges of concatenated pixels; neighbours in one spectrum share an edge.
+
+    Returns ``edges``, ``edge_w`` (width of the pixels an edge bounds, averaged: the scale of
+    its pixel-offset shift), ``edge_spec`` and, per pixel, the indices ``ilo`` and ``ihi`` of
+    its edges. A line's CDF is then evaluated once per edge instead of twice per pixel.
+    """
+    n = lo.size
+    width = hi - lo
+    shares = np.zeros(n, bool)
+    if n > 1:
+        shares[1:] = (spec[1:] == spec[:-1]) & (
+            np.abs(lo[1:] - hi[:-1]) <= 1e-9 * np.maximum(width[1:], width[:-1])
+        )
+    ilo = np.empty(n, np.int32)
+    ihi = np.empty(n, np.int32)
+    edges, edge_w, edge_spec = [], [], []
+    for i in range(n):
+        if shares[i]:
+            ilo[i] = ihi[i - 1]
+            edge_w[ilo[i]] = 0.5 * (edge_w[ilo[i]] + width[i])
+        else:
+            ilo[i] = len(edges)
+            edges.append(lo[i])
+            edge_w.append(width[i])
+            edge_spec.append(spec[i])
+        ihi[i] = len(edges)
+        edges.append(hi[i])
+        edge_w.append(width[i])
+        edge_spec.append(spec[i])
+    return (np.asarray(edges, float), np.asarray(edge_w, float),
+            np.asarray(edge_spec, np.int32), ilo, ihi)  # fmt: skip
+
+
 def continuum_coefficients(form: str, *, order: int = 1, knots: int = 4) -> tuple[str, ...]:
     """Coefficient names of a continuum form."""
     if form == "linear":
@@ -338,10 +377,13 @@ def prepare(
     npad = pad_length(n_pix)
     offsets = np.cumsum([0] + [p["lo"].size for p in parts])
 
-    def pad(a, fill):
-        out = np.full(npad, fill, dtype=np.asarray(a).dtype)
-        out[:n_pix] = a
+    def pad(a, fill, length=npad):
+        out = np.full(length, fill, dtype=np.asarray(a).dtype)
+        out[: np.asarray(a).size] = a
         return out
+
+    edges, edge_w, edge_spec, ilo, ihi = shared_edges(cat["lo"], cat["hi"], cat["spec"])
+    nepad = edge_pad_length(edges.size)
 
     # continuum scale per window: robust level of the data (coefficients are in these units)
     cont_scale = np.ones(len(win))
@@ -401,6 +443,8 @@ def prepare(
         flux=pad(cat["flux"], 0.0), err=pad(cat["err"], 1.0),
         win=pad(cat["win"], 0).astype(np.int32), spec=pad(cat["spec"], 0).astype(np.int32),
         w=np.r_[np.ones(n_pix), np.zeros(npad - n_pix)],
+        edges=pad(edges, edges[-1], nepad), edge_w=pad(edge_w, 0.0, nepad),
+        edge_spec=pad(edge_spec, 0, nepad), ilo=pad(ilo, 0), ihi=pad(ihi, 0),
     )
     return Prepared(
         config=cfg, structure=structure, data=data, pixel_index=pixel_index,

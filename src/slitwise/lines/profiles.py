@@ -36,6 +36,7 @@ __all__ = [
     "FWHM_TO_SIGMA",
     "convolved_cdf",
     "pixel_fractions",
+    "edge_cdf",
     "absorption_optical_depth",
 ]
 
@@ -172,6 +173,15 @@ def pixel_fractions(profile: str, lo, hi, center, fwhm, lsf_sigma, shape=()):
     return convolved_cdf(profile, hi - center, fwhm, lsf_sigma, shape) - convolved_cdf(
         profile, lo - center, fwhm, lsf_sigma, shape
     )
+
+
+def edge_cdf(profile: str, x, fwhm, lsf_sigma, shape=()):
+    """Cumulative fraction of a unit-flux line (LSF-convolved) below offset ``x`` from its
+    centre; differences at pixel edges give :func:`pixel_fractions`."""
+    if profile == "gaussian":
+        scale = _INV_SQRT2 / jnp.sqrt((fwhm * FWHM_TO_SIGMA) ** 2 + lsf_sigma**2)
+        return 0.5 * erf(x * scale)
+    return convolved_cdf(profile, x, fwhm, lsf_sigma, shape)
 
 
 def absorption_optical_depth(x, tau0, fwhm, lsf_sigma):
