@@ -8,12 +8,14 @@ import astropy.units as u
 import numpy as np
 import pytest
 from astropy.io import fits
+from astropy.table import Table
 
 from slitwise.calib.calibrate import SlitFlag, fit_models
 from slitwise.calib.instrument_file import write_instrument
 from slitwise.calib.mask_file import Mask, Slit, write_mask
 from slitwise.calib.models import load_model
 from slitwise.calib.rectify import rectify_slit, subtract_sky_along_slit
+from slitwise.calib.refine import lines_table, read_lines_table, refit_from_lines
 from slitwise.cli import calib as calib_cli
 from slitwise.errors import SlitwiseInputError
 from slitwise.extract.boxcar import boxcar_extract
@@ -212,6 +214,56 @@ def test_cli_fit_and_rectify(mos, tmp_path, capsys):
     with fits.open(tmp_path / "rect" / "slit3.rect.fits") as hdul:
         assert hdul["SCI"].data.shape[1] == hdul["WAVE"].data.size
         assert hdul[0].header["SKYSUB"]
+    # the fit also wrote the editable line table and the QA figures
+    for name in ("lines.ecsv", "qa_model.png", "qa_residuals.png"):
+        assert (tmp_path / "fit" / name).stat().st_size > 1000, name
+    table = Table.read(tmp_path / "fit" / "lines.ecsv")
+    table["use"][:5] = 0
+    table.write(tmp_path / "edited.ecsv", format="ascii.ecsv")
+    args = parser.parse_args(
+        ["calib", "refit", "--model", str(tmp_path / "fit" / "model.yaml"), "--mask", str(mask),
+         "--lines", str(tmp_path / "edited.ecsv"), "--frame", str(tmp_path / "arc.fits"),
+         "--out", str(tmp_path / "refit")]
+    )  # fmt: skip
+    assert args.func(args) == 0
+    refit = Table.read(tmp_path / "refit" / "lines.ecsv")
+    assert list(refit["use"][:5]) == [0] * 5 and len(refit) == len(table)
+    assert (tmp_path / "refit" / "qa_model.png").is_file()
+
+
+def test_manual_line_edits_fix_a_misidentified_slice(mos):
+    # Shift 8 lines of one slit by +6 A (what a wrong identification does), refit: that
+    # slit's wavelengths go wrong. Mark those rows use = 0 (the manual fix), refit: every slit
+    # is back within the automatic fit's accuracy (issue target 0.05 px RMS).
+    frames, result = mos
+    table = lines_table(result.model, result.samples)
+    victim = int(frames.mask.science[3].id)
+    rows = np.flatnonzero(np.asarray(table["slit_id"]) == victim)[::4][:8]
+    table["wave"][rows] = table["wave"][rows] + 6.0 * u.AA
+    broken, _, _ = refit_from_lines(result.model, frames.mask, table)
+    table["use"][rows] = 0
+    fixed, per_slit, rms = refit_from_lines(result.model, frames.mask, table)
+
+    def rms_vs_truth(model, slit):
+        lam = np.linspace(5500, 9500, 60)
+        d_true, _ = frames.model.slit_position(slit, np.full(lam.size, 0.5), lam)
+        d_fit, _ = model.slit_position(slit, np.full(lam.size, 0.5), lam)
+        return float(np.sqrt(np.mean((d_fit - d_true) ** 2)))
+
+    victim_slit = frames.mask.by_id(victim)
+    assert rms_vs_truth(broken, victim_slit) > 0.05
+    assert max(rms_vs_truth(fixed, s) for s in frames.mask.science) < 0.05
+    assert rms < 0.06 and victim in per_slit
+
+
+def test_line_table_errors(tmp_path):
+    path = tmp_path / "lines.ecsv"
+    Table({"slit_id": [1], "t": [0.5], "x_mm": [0.0], "y_mm": [0.0], "pixel": [1.0],
+           "wave": [5000.0]}).write(path, format="ascii.ecsv")  # fmt: skip
+    with pytest.raises(SlitwiseInputError, match=r"lines.ecsv: column 'use'.*missing"):
+        read_lines_table(path)
+    with pytest.raises(SlitwiseInputError, match="line table not found"):
+        read_lines_table(tmp_path / "none.ecsv")
 
 
 def test_cli_errors(tmp_path):

@@ -6,6 +6,8 @@ Thin I/O shells around :func:`slitwise.calib.fit_models` and
 
     model.yaml                       OPT/CRV/IDS (+ arc line FWHM)
     slits.ecsv                       per-slit flags and fit residuals
+    lines.ecsv                       identified arc lines, editable (slitwise.calib.refine)
+    qa_model.png, qa_residuals.png   model over the arc frame; residuals per line and slit
     rectified/<frame>_slit<ID>.rect.fits   one per science slit and frame
     rectified/<frame>.done.json      written last: the frame is complete
 """
@@ -17,14 +19,23 @@ import logging
 import os
 from pathlib import Path
 
+import astropy.units as u
 import numpy as np
 from astropy.io import fits
 from astropy.table import QTable
 
+from slitwise.calib.qa import plot_line_residuals, plot_model_on_frame
+from slitwise.calib.refine import lines_table, write_lines_table
 from slitwise.errors import input_error
 from slitwise.io.atomic import atomic_path
 
-__all__ = ["read_frame", "fit_calibration", "rectify_frame", "science_slits"]
+__all__ = [
+    "read_frame",
+    "fit_calibration",
+    "refit_calibration",
+    "rectify_frame",
+    "science_slits",
+]
 
 log = logging.getLogger(__name__)
 
@@ -55,10 +66,12 @@ def fit_calibration(
     out_dir: str | os.PathLike,
     *,
     labels: tuple[str, str] = ("arc", "flat"),
+    plots: bool = True,
     **options,
 ):
     """Fit OPT/CRV/IDS and write ``model.yaml`` and ``slits.ecsv`` into ``out_dir``.
 
+    Also writes the editable line table ``lines.ecsv`` and, with ``plots``, the QA figures.
     ``labels`` name the arc and flat options in error messages (e.g. ``--arc``).
     ``options`` go to :func:`slitwise.calib.fit_models` (``lamps``, ``nsplit``, ``flip_x``,
     ``flip_y``, degrees). Returns the :class:`~slitwise.calib.CalibrationResult`.
@@ -87,7 +100,51 @@ def fit_calibration(
     with atomic_path(out / "slits.ecsv") as tmp:
         table.write(tmp, format="ascii.ecsv", overwrite=True)
     save_model(result.model, out / "model.yaml")
+    lines = lines_table(result.model, result.samples)
+    write_lines_table(lines, out / "lines.ecsv")
+    if plots:
+        plot_model_on_frame(result.model, mask_obj, arc_img, out / "qa_model.png", lines=lines)
+        plot_line_residuals(lines, out / "qa_residuals.png")
     return result
+
+
+def refit_calibration(
+    model_path: str | os.PathLike,
+    mask: str | os.PathLike,
+    lines_path: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    *,
+    frame: str | os.PathLike | None = None,
+    plots: bool = True,
+):
+    """Refit a stored model from an edited ``lines.ecsv``; write model, table and QA plots.
+
+    Returns ``(model, rms_per_slit, rms)``.
+    """
+    from slitwise.calib.mask_file import read_mask
+    from slitwise.calib.models import load_model, save_model
+    from slitwise.calib.refine import column_values, read_lines_table, refit_from_lines
+
+    model = load_model(model_path)
+    mask_obj = read_mask(mask)
+    table = read_lines_table(lines_path)
+    new, per_slit, rms = refit_from_lines(model, mask_obj, table)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    d_model, _ = new.position(
+        column_values(table, "x_mm"), column_values(table, "y_mm"), column_values(table, "wave")
+    )
+    table = QTable(table)
+    table["model_pix"] = np.round(d_model, 4) * u.pix
+    table["residual"] = np.round(column_values(table, "pixel") - d_model, 4) * u.pix
+    save_model(new, out / "model.yaml")
+    write_lines_table(table, out / "lines.ecsv")
+    if plots:
+        plot_line_residuals(table, out / "qa_residuals.png")
+        if frame is not None:
+            image = read_frame(frame, new.config.data_hdu, what="--frame")
+            plot_model_on_frame(new, mask_obj, image, out / "qa_model.png", lines=table)
+    return new, per_slit, rms
 
 
 def science_slits(mask, slits_table: QTable | None = None):

@@ -1,7 +1,10 @@
-"""``slitwise calib`` (fit, rectify, wavecal) and ``slitwise wavecal``: ground-based calibration.
+"""``slitwise calib`` (fit, refit, rectify, wavecal) and ``slitwise wavecal``: ground calibration.
 
 - ``slitwise calib fit --config INSTRUMENT.icf --mask MASK.mdf --arc ARC.fits --flat FLAT.fits
-  --out DIR``: fits OPT, CRV and IDS; writes ``DIR/model.yaml`` and ``DIR/slits.ecsv``.
+  --out DIR``: fits OPT, CRV and IDS; writes ``DIR/model.yaml``, ``DIR/slits.ecsv``, the
+  editable line table ``DIR/lines.ecsv`` and the QA plots ``qa_model.png``/``qa_residuals.png``.
+- ``slitwise calib refit --model DIR/model.yaml --mask MASK.mdf --lines DIR/lines.ecsv --out
+  DIR2 [--frame ARC.fits]``: refits after manual edits of the line table.
 - ``slitwise calib rectify --model MODEL.yaml --mask MASK.mdf --frame SCI.fits --out DIR``:
   one ``slit<ID>.rect.fits`` per slit.
 - ``slitwise wavecal ARC.fits --lamps ArI,NeI --dispersion A_PER_PX --wavelength CENTRAL_A
@@ -58,6 +61,18 @@ def _run_fit(args: argparse.Namespace) -> int:
         f"{result.ids_rms:.3f} px; wrote {out / 'model.yaml'} and {out / 'slits.ecsv'} "
         f"in {time.perf_counter() - t0:.1f} s"
     )
+    return 0
+
+
+def _run_refit(args: argparse.Namespace) -> int:
+    from slitwise.calib.stage import refit_calibration
+
+    _, per_slit, rms = refit_calibration(
+        args.model, args.mask, args.lines, args.out, frame=args.frame
+    )
+    for sid, r in sorted(per_slit.items()):
+        print(f"slit {sid:4d}: IDS rms {r:.3f} px")
+    print(f"IDS rms {rms:.3f} px; wrote {Path(args.out) / 'model.yaml'}, lines.ecsv and QA plots")
     return 0
 
 
@@ -171,6 +186,15 @@ def add_parser(sub) -> argparse.ArgumentParser:
     f.add_argument("--flip-x", action="store_true", help="mirrored optics along mask X")
     f.add_argument("--flip-y", action="store_true", help="mirrored optics along mask Y")
     f.set_defaults(func=_run_fit)
+    e = actions.add_parser(
+        "refit", help="refit the dispersion models from an edited lines.ecsv (manual fixes)"
+    )
+    e.add_argument("--model", required=True, help="model.yaml from 'calib fit'")
+    e.add_argument("--mask", required=True, help="mask description file")
+    e.add_argument("--lines", required=True, help="edited lines.ecsv (columns wave, use)")
+    e.add_argument("--frame", default=None, help="arc frame to draw the refitted model on")
+    e.add_argument("--out", required=True, help="output directory")
+    e.set_defaults(func=_run_refit)
     r = actions.add_parser("rectify", help="rectify slits onto (wavelength, slit position)")
     r.add_argument("--model", required=True, help="model.yaml from 'calib fit'")
     r.add_argument("--mask", required=True, help="mask description file")
