@@ -60,6 +60,8 @@ class CalibrationResult:
 
     ``slits`` columns: ``slit_id``, ``flag`` (:class:`SlitFlag`), ``d_ref``/``s_ref``
     (fitted reference position of the slit centre, pixels), ``n_lines``, ``ids_rms`` (pixels).
+    ``arc_spectra``: ``(slit_id, t) -> arc flux`` of every slice; ``tuned``: fitted from a
+    stored model rather than blind.
     """
 
     model: SpectrographModel
@@ -69,6 +71,8 @@ class CalibrationResult:
     opt_rms: float
     crv_rms: float
     ids_rms: float
+    arc_spectra: dict = dataclasses.field(default_factory=dict)
+    tuned: bool = False
 
 
 def _slices(n: int) -> np.ndarray:
@@ -91,6 +95,8 @@ def fit_models(
     ids_order: int = 3,
     ids_degrees: tuple[int, int] = (1, 1),
     trace_step: int = 32,
+    initial: SpectrographModel | None = None,
+    stored_arcs: dict | None = None,
 ) -> CalibrationResult:
     """Fit OPT, CRV and IDS from an arc and a flat frame (detector orientation).
 
@@ -110,6 +116,14 @@ def fit_models(
         Polynomial degrees of the three models.
     trace_step : int
         Column step of the edge tracing.
+    initial : SpectrographModel, optional
+        Per-night tuning: a stored model (e.g. last night's) replaces the first-guess optics
+        for finding the slits, and the arc is identified from it instead of blind; every model
+        is then refitted on the new frames.
+    stored_arcs : dict, optional
+        ``(slit_id, t) -> (flux, wavelength per pixel)`` of the stored calibration's arc slices
+        (:func:`slitwise.calib.stage.read_stored_arcs`): each new slice is cross-correlated
+        with its stored twin (shift and stretch), which absorbs flexure along dispersion.
 
     Raises
     ------
@@ -124,7 +138,11 @@ def fit_models(
     arc_c = config.image_to_canonical(np.asarray(arc, float))
     flat_c = config.image_to_canonical(np.asarray(flat, float))
     nd, ns = config.n_disp, config.n_spatial
-    guess = OpticalModel.first_guess(config, flip_x=flip_x, flip_y=flip_y)
+    guess = (
+        initial.opt
+        if initial is not None
+        else OpticalModel.first_guess(config, flip_x=flip_x, flip_y=flip_y)
+    )
     slits = list(mask)
     flags = np.zeros(len(slits), int)
     ends = np.array([guess(*sl.point(np.array([0.0, 1.0]))) for sl in slits])  # (n, 2, 2)
@@ -173,7 +191,88 @@ def fit_models(
         wave_min=config.reference_wavelength - half,
         wave_max=config.reference_wavelength + half,
     )["wave"].to_value(u.AA)
-    # Blind solution of the most central, brightest slice.
+    wr = (
+        config.reference_wavelength - 0.8 * nd * config.linear_dispersion,
+        config.reference_wavelength + 0.8 * nd * config.linear_dispersion,
+    )
+    if initial is not None:
+        guesses, arc_fwhm = _tuning_guesses(spectra, slits, initial, stored_arcs or {}, wr, catalog)
+    else:
+        guesses, arc_fwhm = _blind_guesses(spectra, slits, d_guess, lamps, config)
+    samples, d_ref_slice = _collect(spectra, guesses, catalog, slits, flags, config)
+    opt, crv, ids, opt_rms, crv_rms, ids_rms, per_slit = _fit_three(
+        samples,
+        d_ref_slice,
+        traces,
+        slits,
+        config,
+        opt_degrees=opt_degrees,
+        crv_order=crv_order,
+        crv_degrees=crv_degrees,
+        ids_order=ids_order,
+        ids_degrees=ids_degrees,
+    )
+    # Pass 2: re-identify every slice from the global model (accurate everywhere), refit.
+    guesses = {}
+    for key in spectra:
+        x, y = slits[key[0]].point(key[1])
+        lam = ids.wavelength(float(x), float(y), cols - float(opt.d(x, y)), wave_range=wr)
+        ok = np.isfinite(lam)
+        if ok.sum() > 10:
+            guesses[key] = GridGuess(cols[ok], lam[ok])
+    flags[:] &= ~(SlitFlag.NO_ARC_SOLUTION | SlitFlag.FEW_LINES)
+    samples, d_ref_slice = _collect(spectra, guesses, catalog, slits, flags, config, tol_px=0.6)
+    opt, crv, ids, opt_rms, crv_rms, ids_rms, per_slit = _fit_three(
+        samples,
+        d_ref_slice,
+        traces,
+        slits,
+        config,
+        opt_degrees=opt_degrees,
+        crv_order=crv_order,
+        crv_degrees=crv_degrees,
+        ids_order=ids_order,
+        ids_degrees=ids_degrees,
+    )
+    n_split_model = max((sum(1 for k in spectra if k[0] == i) for i in traces), default=1)
+    model = SpectrographModel(
+        config=config, opt=opt, crv=crv, ids=ids, nsplit=n_split_model, arc_fwhm=arc_fwhm
+    )
+    table = QTable()
+    table["slit_id"] = [s.id for s in slits]
+    table["ref"] = [s.ref for s in slits]
+    table["flag"] = flags
+    cen = mask.centres()
+    dref, sref = opt(cen[:, 0], cen[:, 1])
+    table["d_ref"] = (
+        np.where(flags & (SlitFlag.OFF_DETECTOR | SlitFlag.NOT_FOUND), np.nan, dref) * u.pix
+    )
+    table["s_ref"] = (
+        np.where(flags & (SlitFlag.OFF_DETECTOR | SlitFlag.NOT_FOUND), np.nan, sref) * u.pix
+    )
+    table["n_lines"] = [
+        int(sum(s.pixel.size for s in samples if s.slit_id == sl.id)) for sl in slits
+    ]
+    table["ids_rms"] = [per_slit.get(sl.id, np.nan) for sl in slits] * u.pix
+    return CalibrationResult(
+        arc_spectra={(slits[i].id, round(t, 4)): f for (i, t), f in spectra.items()},
+        tuned=initial is not None,
+        model=model,
+        slits=table,
+        traces=traces,
+        samples=samples,
+        opt_rms=opt_rms,
+        crv_rms=crv_rms,
+        ids_rms=ids_rms,
+    )
+
+
+def _blind_guesses(spectra, slits, d_guess, lamps, config):
+    """Blind solution of the most central, brightest slice, mapped onto every other slice.
+
+    Returns the per-slice pixel -> wavelength guesses and the arc line FWHM (pixels).
+    """
+    nd = config.n_disp
     keys = sorted(spectra, key=lambda k: (abs(k[1] - 0.5), -np.percentile(spectra[k], 99)))
     reference = None
     ref_key = None
@@ -200,80 +299,55 @@ def fit_models(
         ref_key[1],
         reference.n_lines,
     )
-    # Pass 1: every slice from the reference solution shifted (and stretched) onto it.
+    # every slice from the reference solution shifted (and stretched) onto it
     guesses = {
         key: shifted_guess(reference.fit, spectra[ref_key], flux, max_shift=int(0.25 * nd))
         for key, flux in spectra.items()
     }
-    samples, d_ref_slice = _collect(spectra, guesses, catalog, slits, flags, config)
-    opt, crv, ids, opt_rms, crv_rms, ids_rms, per_slit = _fit_three(
-        samples,
-        d_ref_slice,
-        traces,
-        slits,
-        config,
-        opt_degrees=opt_degrees,
-        crv_order=crv_order,
-        crv_degrees=crv_degrees,
-        ids_order=ids_order,
-        ids_degrees=ids_degrees,
-    )
-    # Pass 2: re-identify every slice from the global model (accurate everywhere), refit.
-    wr = (
-        config.reference_wavelength - 0.8 * nd * config.linear_dispersion,
-        config.reference_wavelength + 0.8 * nd * config.linear_dispersion,
-    )
-    guesses = {}
-    for key in spectra:
-        x, y = slits[key[0]].point(key[1])
-        lam = ids.wavelength(float(x), float(y), cols - float(opt.d(x, y)), wave_range=wr)
+    fwhm = float(reference.detected.fwhm) if reference.detected is not None else np.nan
+    return guesses, fwhm
+
+
+def _tuning_guesses(spectra, slits, initial, stored_arcs, wave_range, catalog):
+    """Per-slice guesses from a stored calibration.
+
+    Each slice is cross-correlated (shift and stretch) with its stored arc when there is one,
+    otherwise with a comb of the catalogue lines where the stored model puts them (both
+    spectra square-root compressed so that a few bright lines do not dominate): flexure along
+    dispersion is measured, not assumed zero.
+    """
+    nd = initial.config.n_disp
+    cols = np.arange(nd, dtype=float)
+    guesses, n_xcorr = {}, 0
+    for key, flux in spectra.items():
+        i, t = key
+        stored = stored_arcs.get((slits[i].id, round(t, 4)))
+        if stored is not None and stored[0].size == flux.size and np.isfinite(stored[1]).sum() > 10:
+            ok = np.isfinite(stored[1])
+            ref = GridGuess(cols[ok], stored[1][ok])
+            guesses[key] = shifted_guess(ref, stored[0], flux, max_shift=int(0.05 * nd))
+            n_xcorr += 1
+            continue
+        x, y = slits[i].point(t)
+        lam = initial.ids.wavelength(
+            float(x), float(y), cols - float(initial.opt.d(x, y)), wave_range=wave_range
+        )
         ok = np.isfinite(lam)
-        if ok.sum() > 10:
-            guesses[key] = GridGuess(cols[ok], lam[ok])
-    flags[:] &= ~(SlitFlag.NO_ARC_SOLUTION | SlitFlag.FEW_LINES)
-    samples, d_ref_slice = _collect(spectra, guesses, catalog, slits, flags, config, tol_px=0.6)
-    opt, crv, ids, opt_rms, crv_rms, ids_rms, per_slit = _fit_three(
-        samples,
-        d_ref_slice,
-        traces,
-        slits,
-        config,
-        opt_degrees=opt_degrees,
-        crv_order=crv_order,
-        crv_degrees=crv_degrees,
-        ids_order=ids_order,
-        ids_degrees=ids_degrees,
-    )
-    n_split_model = max((sum(1 for k in spectra if k[0] == i) for i in traces), default=1)
-    arc_fwhm = float(reference.detected.fwhm) if reference.detected is not None else np.nan
-    model = SpectrographModel(
-        config=config, opt=opt, crv=crv, ids=ids, nsplit=n_split_model, arc_fwhm=arc_fwhm
-    )
-    table = QTable()
-    table["slit_id"] = [s.id for s in slits]
-    table["ref"] = [s.ref for s in slits]
-    table["flag"] = flags
-    cen = mask.centres()
-    dref, sref = opt(cen[:, 0], cen[:, 1])
-    table["d_ref"] = (
-        np.where(flags & (SlitFlag.OFF_DETECTOR | SlitFlag.NOT_FOUND), np.nan, dref) * u.pix
-    )
-    table["s_ref"] = (
-        np.where(flags & (SlitFlag.OFF_DETECTOR | SlitFlag.NOT_FOUND), np.nan, sref) * u.pix
-    )
-    table["n_lines"] = [
-        int(sum(s.pixel.size for s in samples if s.slit_id == sl.id)) for sl in slits
-    ]
-    table["ids_rms"] = [per_slit.get(sl.id, np.nan) for sl in slits] * u.pix
-    return CalibrationResult(
-        model=model,
-        slits=table,
-        traces=traces,
-        samples=samples,
-        opt_rms=opt_rms,
-        crv_rms=crv_rms,
-        ids_rms=ids_rms,
-    )
+        if ok.sum() <= 10:
+            continue
+        guess = GridGuess(cols[ok], lam[ok])
+        inside = (catalog > lam[ok].min()) & (catalog < lam[ok].max())
+        pos = np.interp(catalog[inside], lam[ok], cols[ok])
+        sig = max(float(initial.arc_fwhm), 2.0) / 2.3548 if np.isfinite(initial.arc_fwhm) else 1.3
+        comb = np.zeros(nd)
+        for p in pos:
+            lo, hi = int(max(p - 5 * sig, 0)), int(min(p + 5 * sig + 1, nd))
+            comb[lo:hi] += np.exp(-0.5 * ((cols[lo:hi] - p) / sig) ** 2)
+        signal_ = np.sqrt(np.clip(flux - np.median(flux), 0, None))
+        guesses[key] = shifted_guess(guess, comb, signal_, max_shift=int(0.05 * nd))
+    log.info("tuning from a stored model: %d of %d slices cross-correlated with stored arcs",
+             n_xcorr, len(spectra))  # fmt: skip
+    return guesses, float(initial.arc_fwhm)
 
 
 def _collect(spectra, guesses, catalog, slits, flags, config, *, tol_px=1.0):

@@ -7,6 +7,8 @@ Thin I/O shells around :func:`slitwise.calib.fit_models` and
     model.yaml                       OPT/CRV/IDS (+ arc line FWHM)
     slits.ecsv                       per-slit flags and fit residuals
     lines.ecsv                       identified arc lines, editable (slitwise.calib.refine)
+    arcs.fits                        arc flux of every slit slice with its model wavelengths
+                                     (the stored arcs a later night is cross-correlated with)
     qa_model.png, qa_residuals.png   model over the arc frame; residuals per line and slit
     rectified/<frame>_slit<ID>.rect.fits   one per science slit and frame
     rectified/<frame>.done.json      written last: the frame is complete
@@ -33,6 +35,8 @@ __all__ = [
     "read_frame",
     "fit_calibration",
     "refit_calibration",
+    "write_stored_arcs",
+    "read_stored_arcs",
     "rectify_frame",
     "science_slits",
 ]
@@ -67,12 +71,15 @@ def fit_calibration(
     *,
     labels: tuple[str, str] = ("arc", "flat"),
     plots: bool = True,
+    tune_from: str | os.PathLike | None = None,
     **options,
 ):
     """Fit OPT/CRV/IDS and write ``model.yaml`` and ``slits.ecsv`` into ``out_dir``.
 
     Also writes the editable line table ``lines.ecsv`` and, with ``plots``, the QA figures.
     ``labels`` name the arc and flat options in error messages (e.g. ``--arc``).
+    ``tune_from``: a previous calibration directory (``model.yaml``, ``arcs.fits``): per-night
+    tuning from that model and its arcs instead of a blind fit.
     ``options`` go to :func:`slitwise.calib.fit_models` (``lamps``, ``nsplit``, ``flip_x``,
     ``flip_y``, degrees). Returns the :class:`~slitwise.calib.CalibrationResult`.
     """
@@ -85,6 +92,13 @@ def fit_calibration(
     mask_obj = read_mask(mask)
     arc_img = read_frame(arc, config.data_hdu, what=labels[0])
     flat_img = read_frame(flat, config.data_hdu, what=labels[1])
+    if tune_from is not None:
+        from slitwise.calib.models import load_model
+
+        stored = Path(tune_from)
+        options["initial"] = load_model(stored / "model.yaml")
+        arcs = stored / "arcs.fits"
+        options["stored_arcs"] = read_stored_arcs(arcs) if arcs.exists() else None
     result = fit_models(config, mask_obj, arc_img, flat_img, **options)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -100,6 +114,7 @@ def fit_calibration(
     with atomic_path(out / "slits.ecsv") as tmp:
         table.write(tmp, format="ascii.ecsv", overwrite=True)
     save_model(result.model, out / "model.yaml")
+    write_stored_arcs(result, mask_obj, out / "arcs.fits")
     lines = lines_table(result.model, result.samples)
     write_lines_table(lines, out / "lines.ecsv")
     if plots:
@@ -145,6 +160,59 @@ def refit_calibration(
             image = read_frame(frame, new.config.data_hdu, what="--frame")
             plot_model_on_frame(new, mask_obj, image, out / "qa_model.png", lines=table)
     return new, per_slit, rms
+
+
+def write_stored_arcs(result, mask, path: str | os.PathLike) -> Path:
+    """Arc flux of every slice and its wavelengths from the fitted model (a BINTABLE)."""
+    from slitwise.io.atomic import write_fits_atomic
+
+    model = result.model
+    nd = model.config.n_disp
+    cols = np.arange(nd, dtype=float)
+    half = 0.8 * nd * model.config.linear_dispersion
+    wr = (model.config.reference_wavelength - half, model.config.reference_wavelength + half)
+    slits = {s.id: s for s in mask}
+    ids, ts, fluxes, waves = [], [], [], []
+    for (sid, t), flux in sorted(result.arc_spectra.items()):
+        x, y = slits[sid].point(t)
+        try:
+            lam = model.ids.wavelength(
+                float(x), float(y), cols - float(model.opt.d(x, y)), wave_range=wr
+            )
+        except Exception:  # noqa: BLE001 - a slice the model cannot invert is not stored
+            continue
+        ids.append(sid)
+        ts.append(t)
+        fluxes.append(np.asarray(flux, np.float32))
+        waves.append(lam)
+    hdu = fits.BinTableHDU.from_columns(
+        [
+            fits.Column("slit_id", "J", array=np.asarray(ids, np.int32)),
+            fits.Column("t", "D", array=np.asarray(ts, float)),
+            fits.Column("flux", f"{nd}E", array=np.asarray(fluxes).reshape(len(ids), nd)),
+            fits.Column(
+                "wave", f"{nd}D", unit="Angstrom", array=np.asarray(waves).reshape(len(ids), nd)
+            ),  # fmt: skip
+        ],
+        name="ARCS",
+    )
+    return write_fits_atomic(fits.HDUList([fits.PrimaryHDU(), hdu]), path)
+
+
+def read_stored_arcs(path: str | os.PathLike) -> dict:
+    """``(slit_id, t) -> (flux, wavelength per pixel)`` from :func:`write_stored_arcs`."""
+    try:
+        with fits.open(path, memmap=False) as hdul:
+            data = hdul["ARCS"].data
+            return {
+                (int(r["slit_id"]), round(float(r["t"]), 4)): (
+                    np.asarray(r["flux"], float),
+                    np.asarray(r["wave"], float),
+                )
+                for r in data
+            }
+    except (OSError, KeyError) as exc:
+        raise input_error(path, f"not a stored-arcs file with an ARCS table ({exc})") from None
 
 
 def science_slits(mask, slits_table: QTable | None = None):

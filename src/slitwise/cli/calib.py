@@ -47,7 +47,10 @@ def _run_fit(args: argparse.Namespace) -> int:
         nsplit=args.nsplit,
         flip_x=args.flip_x,
         flip_y=args.flip_y,
+        tune_from=args.tune_from,
     )
+    if result.tuned:
+        print(f"tuned from the stored calibration in {args.tune_from}")
     print(f"{'slit':>5} {'ref':>3} {'d_ref':>9} {'s_ref':>8} {'lines':>5} {'ids_rms':>7}  flags")
     for row in result.slits:
         flags = ",".join(f.name for f in SlitFlag if f & int(row["flag"])) or "-"
@@ -185,6 +188,12 @@ def add_parser(sub) -> argparse.ArgumentParser:
     f.add_argument("--nsplit", type=int, default=None, help="slices per slit for the IDS")
     f.add_argument("--flip-x", action="store_true", help="mirrored optics along mask X")
     f.add_argument("--flip-y", action="store_true", help="mirrored optics along mask Y")
+    f.add_argument(
+        "--from",
+        dest="tune_from",
+        default=None,
+        help="per-night tuning: a previous 'calib fit' output directory (model and arcs)",
+    )
     f.set_defaults(func=_run_fit)
     e = actions.add_parser(
         "refit", help="refit the dispersion models from an edited lines.ecsv (manual fixes)"

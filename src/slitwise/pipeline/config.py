@@ -106,6 +106,9 @@ class CalibrateConfig(_Section):
     )
     flip_x: bool = Field(False, description="mirrored optics along x in the first guess")
     flip_y: bool = Field(False, description="mirrored optics along y in the first guess")
+    tune_from: Path | None = Field(
+        None, description="per-night tuning from this earlier calibration directory"
+    )
     var_hdu: str | None = Field(
         "VAR", description="HDU of the science variance; missing: Poisson + read noise"
     )
@@ -276,7 +279,7 @@ def load_config(path: str | os.PathLike | None = None, **overrides) -> PipelineC
         update={
             **{
                 key: (base / getattr(cal, key)).resolve()
-                for key in ("instrument", "mask", "arc", "flat")
+                for key in ("instrument", "mask", "arc", "flat", "tune_from")
                 if getattr(cal, key) is not None
             },
             "science": tuple(str(base / p) for p in cal.science),

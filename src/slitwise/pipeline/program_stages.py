@@ -175,7 +175,7 @@ def run_calibrate_stage(cfg, executor) -> tuple[list[dict], float]:
         result = fit_calibration(
             cal.instrument, cal.mask, cal.arc, cal.flat, out,
             labels=("[calibrate] arc", "[calibrate] flat"), lamps=cal.lamps, nsplit=cal.nsplit,
-            flip_x=cal.flip_x, flip_y=cal.flip_y,
+            flip_x=cal.flip_x, flip_y=cal.flip_y, tune_from=cal.tune_from,
         )  # fmt: skip
         seconds = time.perf_counter() - t0
         log.info("calibration models: OPT rms %.3f px, CRV rms %.3f px, IDS rms %.3f px",

@@ -212,6 +212,7 @@ def make_mos_frames(
     lamps: str = MODS_LAMPS,
     arc_spectrum: str | os.PathLike | None = None,
     redshift: float = 0.8,
+    flexure: tuple[float, float] = (0.0, 0.0),
 ) -> MosFrames:
     """Simulate an arc, a flat and a science frame of one mask (or a long slit).
 
@@ -236,6 +237,9 @@ def make_mos_frames(
     redshift : float
         Redshift of the emission-line galaxy in the science frame (one per science slit,
         ``redshift`` for the first and increasing by 0.05 per slit).
+    flexure : (float, float)
+        Shift (pixels) of the whole spectral format along and across dispersion: the same seed
+        with a different ``flexure`` is the same mask observed on another night.
 
     Returns
     -------
@@ -268,6 +272,12 @@ def make_mos_frames(
     )
     del n_spat
     model = _true_model(config, long_slit=long_slit, rng=rng)
+    if any(flexure):
+        d_c, s_c = model.opt.d.coeffs.copy(), model.opt.s.coeffs.copy()
+        d_c[0, 0] += flexure[0]
+        s_c[0, 0] += flexure[1]
+        opt = OpticalModel(Poly2D(d_c, model.opt.d.scale), Poly2D(s_c, model.opt.s.scale))
+        model = dataclasses.replace(model, opt=opt)
     mask = _make_mask(config, n_slits=n_slits, long_slit=long_slit, rng=rng)
     # Arc
     if arc_spectrum is not None:
