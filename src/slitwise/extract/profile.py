@@ -137,6 +137,10 @@ class TraceProfile:
         'gaussian' or 'moffat'.
     chi2, ndof : float, int
         Fit quality.
+    visible : tuple of bool, optional
+        Exposures in which the source falls inside the open slitlet (None: all). A source
+        outside the slitlet in one nod has no image there and no negative image in the
+        exposures that use that nod as background.
     """
 
     coeffs: tuple[float, ...]
@@ -147,6 +151,7 @@ class TraceProfile:
     kind: str = "gaussian"
     chi2: float = np.nan
     ndof: int = 0
+    visible: tuple[bool, ...] | None = None
 
     def t(self, col: np.ndarray) -> np.ndarray:
         """Normalised column in [-1, 1]."""
@@ -163,12 +168,16 @@ class TraceProfile:
         return np.hypot(self.psf_scale * psf_sigma_pixels(wave), self.source_sigma)
 
     def profile(self, row: np.ndarray, col: np.ndarray, wave: np.ndarray, exposure) -> np.ndarray:
-        """Unit-area profile of the source of ``exposure`` at pixels (row, col) of ``wave``."""
-        return profile_values(
+        """Unit-area profile of the source of ``exposure`` at pixels (row, col) of ``wave``
+        (zero in exposures where it is not :attr:`visible`)."""
+        values = profile_values(
             np.asarray(row, dtype=float) - self.centre(col, exposure),
             self.sigma(wave),
             kind=self.kind,
         )
+        if self.visible is not None:
+            values = values * np.asarray(self.visible, dtype=float)[np.asarray(exposure)]
+        return values
 
     def with_shape_of(self, other: TraceProfile) -> TraceProfile:
         """Copy with the source size and PSF scale imposed from ``other`` (another disperser)."""
@@ -184,6 +193,7 @@ class TraceProfile:
             self,
             coeffs=tuple(coeffs),
             source_sigma=self.source_sigma if source_sigma is None else source_sigma,
+            visible=None,
         )
 
 

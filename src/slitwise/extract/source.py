@@ -37,7 +37,7 @@ from slitwise.extract.profile import (
     profile_values,
 )
 from slitwise.extract.rectify import rectify, wavelength_grid
-from slitwise.extract.sources import find_secondary_sources
+from slitwise.extract.sources import find_secondary_sources, visibility
 from slitwise.spectra.rectified import RectifiedSpectrum2D
 from slitwise.spectra.slitlet import SlitletExposure
 
@@ -605,7 +605,10 @@ def extract_group(
             max_sources=opt.max_secondaries,
         )  # fmt: skip
         if dys:
-            traces = [trace] + [trace.shifted(dy, 0.5) for dy in dys]
+            traces = [trace] + [
+                dataclasses.replace(t, visible=visibility(table, t))
+                for t in (trace.shifted(dy, 0.5) for dy in dys)
+            ]
             models = [model_matrix(table, t) for t in traces]
             res = horne_solve(
                 data, models, table.bin, table.nbins, variance=variance_model,

@@ -7,10 +7,16 @@ model and the detection statistic is the chi-square gain summed over wavelength,
 ``sum_b F_b^2 / var_b``, compared with its expectation for pure noise (the number of bins).
 Significant peaks away from the primary are secondaries; they are then extracted jointly with
 the primary (deblending: all amplitudes solved at once in every bin).
+
+A secondary need not be inside the slitlet in every nod (a source near the end of a
+three-shutter slitlet falls on a closed shutter in one nod). Its model in each exposure is
+therefore limited to the nods whose slitlet rows contain its centre (:func:`visibility`): no
+image there, and no negative image in the exposures that use such a nod as background.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 import numpy as np
@@ -19,9 +25,14 @@ from slitwise.extract.optimal import _solve_bins
 from slitwise.extract.pixels import PixelTable
 from slitwise.extract.profile import TraceProfile, model_matrix, profile_values
 
-__all__ = ["find_secondary_sources"]
+__all__ = ["find_secondary_sources", "visibility", "EDGE_MARGIN"]
+
+#: A secondary counts as inside the slitlet of an exposure when its centre is at least this
+#: many rows from the slitlet's first and last row (closer, it sits on the shutter frame:
+#: the simulator and real shutters show little or none of its light there).
 
 log = logging.getLogger(__name__)
+EDGE_MARGIN = 2.0
 
 
 def find_secondary_sources(
@@ -104,7 +115,9 @@ def find_secondary_sources(
         k = int(np.argmax(stat))
         if not np.isfinite(stat[k]) or stat[k] < nsigma:
             break
-        if not _consistent(table, resid, wgt, primary.shifted(offsets[k], source_sigma)):
+        cand = primary.shifted(offsets[k], source_sigma)
+        cand = dataclasses.replace(cand, visible=visibility(table, cand))
+        if not _consistent(table, resid, wgt, cand):
             log.debug("candidate at %+.2f rows inconsistent between nods; ignored", offsets[k])
             known.append(float(offsets[k]))
             continue
@@ -136,13 +149,45 @@ def _shifted_models(table: PixelTable, primary: TraceProfile, source_sigma: floa
             if sel.size:
                 negs.append((j, sel, table.neg_weights[sel, j]))
 
+    lo, hi = _row_extent(table, rel)
+
     def model(dy: float) -> np.ndarray:
-        m = profile_values(rel - offs[table.exp] - dy, sig, kind=trace.kind)
+        vis = (offs + dy >= lo + EDGE_MARGIN) & (offs + dy <= hi - EDGE_MARGIN)
+        m = profile_values(rel - offs[table.exp] - dy, sig, kind=trace.kind) * vis[table.exp]
         for j, sel, wj in negs:
-            m[sel] -= wj * profile_values(rel[sel] - offs[j] - dy, sig[sel], kind=trace.kind)
+            if vis[j]:
+                m[sel] -= wj * profile_values(rel[sel] - offs[j] - dy, sig[sel], kind=trace.kind)
         return m
 
     return model
+
+
+def _row_extent(table: PixelTable, rel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per exposure, the median over columns of the lowest and highest slitlet row, in ``rel``
+    (row minus the trace without offsets) coordinates."""
+    lo = np.full(table.n_exp, np.nan)
+    hi = np.full(table.n_exp, np.nan)
+    for e in range(table.n_exp):
+        sel = np.flatnonzero(table.exp == e)
+        if sel.size == 0:
+            continue
+        cols = table.col[sel].astype(int)
+        ncol = cols.max() + 1
+        cmin = np.full(ncol, np.inf)
+        cmax = np.full(ncol, -np.inf)
+        np.minimum.at(cmin, cols, rel[sel])
+        np.maximum.at(cmax, cols, rel[sel])
+        ok = np.isfinite(cmin)
+        lo[e], hi[e] = np.median(cmin[ok]), np.median(cmax[ok])
+    return lo, hi
+
+
+def visibility(table: PixelTable, trace: TraceProfile) -> tuple[bool, ...]:
+    """Whether the source's centre lies inside the slitlet rows of each exposure."""
+    base = np.polyval(trace.coeffs, trace.t(table.col))
+    lo, hi = _row_extent(table, table.row - base)
+    offs = np.asarray(trace.offsets, dtype=float)
+    return tuple(bool(v) for v in (offs >= lo + EDGE_MARGIN) & (offs <= hi - EDGE_MARGIN))
 
 
 def _edge_rows(table: PixelTable) -> np.ndarray:
