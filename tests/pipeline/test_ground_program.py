@@ -155,3 +155,27 @@ def test_ground_extraction_against_noiseless_truth(frames):
         d4 = d[ok][:n].reshape(-1, 4).sum(1)
         e4 = np.sqrt((e[ok][:n] ** 2).reshape(-1, 4).sum(1))
         assert 0.8 < np.std(d4 / e4) < 1.25
+
+
+def test_ground_program_with_a_given_model(ground_run, tmp_path):
+    # a refined model (here: 'calib refit' of the run's own line table) is used as is
+    from slitwise.calib.stage import refit_calibration
+
+    root, _, _, truth = ground_run
+    refit_calibration(root / "calib" / "model.yaml", root / "sim" / "mos_mask.mdf",
+                      root / "calib" / "lines.ecsv", tmp_path / "refined", plots=False)  # fmt: skip
+    model = tmp_path / "refined" / "model.yaml"
+    before = model.stat().st_mtime_ns
+    extra = f'model = "{model.as_posix()}"\noutput_dir = "{(tmp_path / "cal").as_posix()}"\n'
+    path = _write_config(root / "given.toml", extra)
+    text = path.read_text().replace('output_dir = "products"', 'output_dir = "products_given"')
+    text = text.replace('"calibrate", "extract", "zfit", "summary"', '"calibrate", "extract"')
+    path.write_text(text)
+    run = run_pipeline(load_config(path), progress=False)
+    assert run.n_failed == 0
+    assert run.calibrate_reports[0]["status"] == "skipped"  # not refitted
+    assert model.stat().st_mtime_ns == before
+    assert len(list((tmp_path / "cal" / "rectified").glob("*.rect.fits"))) == 2 * len(
+        truth[~truth["ref"]]
+    )
+    assert len(list((root / "products_given").glob("*.spec.fits"))) == len(truth[~truth["ref"]])

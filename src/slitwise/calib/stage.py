@@ -228,6 +228,8 @@ def _frame_variance(path, frame, *, var_hdu, gain, read_noise):
         with fits.open(path, memmap=False) as hdul:
             if var_hdu in hdul:
                 return np.asarray(hdul[var_hdu].data, float)
+        log.warning("%s has no %s HDU: variance from Poisson (gain %.3g) and read noise %.3g e-",
+                    path, var_hdu, gain, read_noise)  # fmt: skip
     return np.clip(frame, 0, None) / gain + (read_noise / gain) ** 2
 
 

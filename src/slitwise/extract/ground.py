@@ -79,14 +79,18 @@ def stack_exposures(
     return mean, out_var, n_clipped
 
 
+def _collapsed(rect: RectifiedSpectrum2D) -> np.ndarray:
+    """Inverse-variance weighted mean of every row over wavelength, smoothed over 3 rows."""
+    ok = rect.valid
+    w = np.where(ok, 1.0 / np.where(ok, rect.var, 1.0), 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        prof = np.nansum(np.where(ok, rect.sci, 0.0) * w, axis=1) / np.sum(w, axis=1)
+    return ndimage.uniform_filter1d(np.nan_to_num(prof), 3)
+
+
 def find_object_row(rect: RectifiedSpectrum2D, *, edge: int = 2) -> tuple[float, float]:
     """Row index and FWHM (rows) of the brightest object along the slit."""
-    prelim = subtract_sky_along_slit(rect)
-    ok = prelim.valid
-    w = np.where(ok, 1.0 / np.where(ok, prelim.var, 1.0), 0.0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        collapsed = np.nansum(np.where(ok, prelim.sci, 0.0) * w, axis=1) / np.sum(w, axis=1)
-    collapsed = ndimage.uniform_filter1d(np.nan_to_num(collapsed), 3)
+    collapsed = _collapsed(subtract_sky_along_slit(rect))
     ny = collapsed.size
     if ny <= 2 * edge + 2:
         raise input_error(rect.meta.get("filename", "slit"), f"only {ny} rows along the slit")
@@ -100,11 +104,7 @@ def find_object_row(rect: RectifiedSpectrum2D, *, edge: int = 2) -> tuple[float,
 
 def _object_from_profile(rect: RectifiedSpectrum2D, row: float) -> tuple[float, float]:
     """Peak row (near ``row``) and FWHM of a sky-subtracted 2D's collapsed profile."""
-    ok = rect.valid
-    w = np.where(ok, 1.0 / np.where(ok, rect.var, 1.0), 0.0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        prof = np.nansum(np.where(ok, rect.sci, 0.0) * w, axis=1) / np.sum(w, axis=1)
-    prof = ndimage.uniform_filter1d(np.nan_to_num(prof), 3)
+    prof = _collapsed(rect)
     lo, hi = int(max(row - 5, 0)), int(min(row + 6, prof.size))
     peak = lo + int(np.argmax(prof[lo:hi]))
     fwhm = float(signal.peak_widths(prof, [peak], rel_height=0.5)[0][0])

@@ -109,6 +109,9 @@ class CalibrateConfig(_Section):
     tune_from: Path | None = Field(
         None, description="per-night tuning from this earlier calibration directory"
     )
+    model: Path | None = Field(
+        None, description="use this model.yaml as is (e.g. after 'calib refit'); no fit"
+    )
     var_hdu: str | None = Field(
         "VAR", description="HDU of the science variance; missing: Poisson + read noise"
     )
@@ -279,7 +282,7 @@ def load_config(path: str | os.PathLike | None = None, **overrides) -> PipelineC
         update={
             **{
                 key: (base / getattr(cal, key)).resolve()
-                for key in ("instrument", "mask", "arc", "flat", "tune_from")
+                for key in ("instrument", "mask", "arc", "flat", "tune_from", "model")
                 if getattr(cal, key) is not None
             },
             "science": tuple(str(base / p) for p in cal.science),

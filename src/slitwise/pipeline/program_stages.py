@@ -128,7 +128,7 @@ def rectify_task(task: RectifyTask) -> dict:
     try:
         files = rectify_frame(
             task.frame, task.model, task.mask, task.out_dir, var_hdu=task.var_hdu,
-            gain=task.gain, read_noise=task.read_noise, slits_table=task.slits,
+            gain=task.gain, read_noise=task.read_noise, slits_table=task.slits or None,
             overwrite=task.overwrite,
         )  # fmt: skip
     except Exception as exc:  # noqa: BLE001 - one frame must not stop the run
@@ -154,7 +154,12 @@ def run_calibrate_stage(cfg, executor) -> tuple[list[dict], float]:
     cal = cfg.calibrate
     out = Path(cal.output_dir)
     model_path, slits_path = out / "model.yaml", out / "slits.ecsv"
-    reuse = model_path.exists() and not cfg.run.overwrite
+    given = cal.model is not None  # a model chosen by the user (e.g. refined): never refitted
+    if given:
+        model_path, slits_path = Path(cal.model), Path(cal.model).with_name("slits.ecsv")
+        if not model_path.is_file():
+            raise input_error(f"[calibrate] model '{model_path}'", "file not found")
+    reuse = given or (model_path.exists() and not cfg.run.overwrite)
     for key in ("mask",) + (() if reuse else ("arc", "flat")):
         if getattr(cal, key) is None:
             raise input_error(f"[calibrate] {key}", "required when [calibrate] instrument is set")
@@ -168,7 +173,7 @@ def run_calibrate_stage(cfg, executor) -> tuple[list[dict], float]:
         raise input_error("[calibrate] science", "no science frame given")
     reports: list[dict] = []
     seconds = 0.0
-    if model_path.exists() and slits_path.exists() and not cfg.run.overwrite:
+    if reuse and (given or slits_path.exists()):
         reports.append({"rate": str(model_path), "status": "skipped", "seconds": 0.0})
     else:
         t0 = time.perf_counter()
@@ -184,7 +189,8 @@ def run_calibrate_stage(cfg, executor) -> tuple[list[dict], float]:
     rect_dir = rectified_dir(cfg)
     rect_dir.mkdir(parents=True, exist_ok=True)
     tasks = [
-        RectifyTask(f, str(model_path), str(cal.mask), str(slits_path), str(rect_dir),
+        RectifyTask(f, str(model_path), str(cal.mask),
+                    str(slits_path) if slits_path.exists() else "", str(rect_dir),
                     cal.var_hdu, cal.gain, cal.read_noise, cfg.run.overwrite)  # fmt: skip
         for f in frames
     ]
