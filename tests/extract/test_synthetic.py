@@ -83,13 +83,20 @@ def test_boxcar_snr_below_optimal_as_theory():
         assert measured < 1.0
 
 
-@pytest.mark.xfail(strict=True, reason="known gap: 50x hits still derail the trace fit")
 def test_cosmic_rays_rejected():
-    _, g, src, truth, ok = _extract(5, cosmic_rays=80)
-    assert abs(np.median(src.flux[ok] / truth[ok]) - 1) < 0.015
+    # 80 single-pixel hits of 50x the source per exposure (the jump step missed them): they
+    # are masked in each exposure before nod subtraction (otherwise a hit in a background
+    # nod is smeared over its smoothed background and, as a negative outlier, derailed the
+    # trace fit: median flux ratio 0.28 before this)
+    _, _, clean, truth0, ok0 = _extract(5)
+    _, _, src, truth, ok = _extract(5, cosmic_rays=80)
+    ratio = np.median(src.flux[ok] / truth[ok])
+    assert abs(ratio - 1) < 0.015
+    assert abs(ratio - np.median(clean.flux[ok0] / truth0[ok0])) < 0.005
     # no bin pulled far off by a hit: at most 1 % of bins beyond 5 sigma
-    assert np.mean(np.abs((src.flux[ok] - truth[ok]) / src.err[ok]) > 5) < 0.01
-    assert np.count_nonzero(~g.used) >= 40
+    chi = (src.flux[ok] - truth[ok]) / src.err[ok]
+    assert np.mean(np.abs(chi) > 5) < 0.01
+    assert 0.85 < np.std(chi) < 1.2
 
 
 def test_stuck_closed_source_shutter_detected(caplog):

@@ -267,6 +267,8 @@ def _prepare(exposures: list[SlitletExposure], mode: PathlossMode) -> _Prepared:
         vmodel = vfix + gain * np.maximum(smooth, 0.0)
         # keep the pipeline variance where the model cannot be formed
         vmodel = np.where(vmodel > 0, vmodel, (exp.var * fac**2))
+        # cosmic-ray hits the jump step left: out of every background and difference image
+        valid &= ~_cosmic_ray_mask(np.where(valid, sci, np.nan), vmodel, both_signs=False)
         out.sci.append(np.where(valid, sci, np.nan))
         out.var_model.append(np.where(valid, vmodel, np.nan))
         out.var_fixed.append(np.where(valid, vfix, np.nan))
@@ -276,12 +278,18 @@ def _prepare(exposures: list[SlitletExposure], mode: PathlossMode) -> _Prepared:
     return out
 
 
-def _cosmic_ray_mask(sci: np.ndarray, var: np.ndarray, nsigma: float = 8.0) -> np.ndarray:
-    """Isolated positive outliers (cosmic-ray-like) in a difference image.
+def _cosmic_ray_mask(
+    sci: np.ndarray, var: np.ndarray, nsigma: float = 8.0, *, both_signs: bool = True
+) -> np.ndarray:
+    """Isolated outliers (cosmic-ray-like) in an exposure or a difference image.
 
-    A pixel is flagged when it exceeds the median of its 3x3 neighbourhood by ``nsigma``
-    standard deviations and by three times that median. Used only to keep the trace fit from
-    locking onto hits; the extraction itself rejects outliers against the model.
+    A pixel is flagged when it differs from the median of its 3x3 neighbourhood by ``nsigma``
+    standard deviations and by three times that median (a PSF core or a narrow line peaks at
+    well under three times its 3x3 median). In an exposure only positive outliers are hits;
+    in a difference image a hit of a background exposure shows as a negative outlier, so
+    ``both_signs``. Exposures are cleaned before nod subtraction (a hit would otherwise be
+    smeared over the smoothed background of the other nods); the difference-image mask keeps
+    the trace fit off what is left; the extraction itself rejects outliers against the model.
     """
     from scipy.ndimage import median_filter
 
@@ -289,6 +297,8 @@ def _cosmic_ray_mask(sci: np.ndarray, var: np.ndarray, nsigma: float = 8.0) -> n
     med = median_filter(filled, size=3, mode="nearest")
     with np.errstate(invalid="ignore"):
         excess = filled - med
+        if both_signs:
+            excess = np.abs(excess)
         return (excess > nsigma * np.sqrt(var)) & (excess > 3.0 * np.abs(med))
 
 
