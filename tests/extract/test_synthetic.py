@@ -184,3 +184,22 @@ def test_mixed_gratings_are_grouped_not_mixed():
         assert p.extraction["NEXP"] == 3
         w = p.spectrum.wave.value
         assert (w.max() < 5.3) and ((w.min() > 2.8) if p.grating == "G395M" else w.min() < 1)
+
+
+def test_exposure_hit_mask_spares_undersampled_line_peaks():
+    # A bright unresolved line through an undersampled PSF (sigma 0.5 px both ways, peak ~4x
+    # its 3x3 median) must stay; a single-pixel hit of the same height on the sky is masked.
+    from slitwise.extract.profile import profile_values
+    from slitwise.extract.source import _exposure_hits
+
+    rows, cols = np.mgrid[0:15, 0:40]
+    line = 5000.0 * profile_values(rows - 7.2, np.full(rows.shape, 0.5)) * profile_values(
+        cols - 20.3, np.full(cols.shape, 0.5)
+    )
+    sky = np.full(rows.shape, 10.0)
+    img = sky + line
+    img[3, 5] += line.max()
+    var = img + 4.0
+    mask = _exposure_hits(img, var)
+    assert mask[3, 5]
+    assert np.count_nonzero(mask) == 1  # nothing on or around the line

@@ -268,7 +268,7 @@ def _prepare(exposures: list[SlitletExposure], mode: PathlossMode) -> _Prepared:
         # keep the pipeline variance where the model cannot be formed
         vmodel = np.where(vmodel > 0, vmodel, (exp.var * fac**2))
         # cosmic-ray hits the jump step left: out of every background and difference image
-        valid &= ~_cosmic_ray_mask(np.where(valid, sci, np.nan), vmodel, both_signs=False)
+        valid &= ~_exposure_hits(np.where(valid, sci, np.nan), vmodel)
         out.sci.append(np.where(valid, sci, np.nan))
         out.var_model.append(np.where(valid, vmodel, np.nan))
         out.var_fixed.append(np.where(valid, vfix, np.nan))
@@ -278,27 +278,59 @@ def _prepare(exposures: list[SlitletExposure], mode: PathlossMode) -> _Prepared:
     return out
 
 
-def _cosmic_ray_mask(
-    sci: np.ndarray, var: np.ndarray, nsigma: float = 8.0, *, both_signs: bool = True
+def _exposure_hits(
+    sci: np.ndarray, var: np.ndarray, nsigma: float = 8.0, fraction: float = 0.15
 ) -> np.ndarray:
-    """Isolated outliers (cosmic-ray-like) in an exposure or a difference image.
+    """Cosmic-ray hits in an exposure (what the jump step missed), before nod subtraction.
+
+    A pixel is a hit when it exceeds the median of its 3x3 neighbourhood by ``nsigma``
+    standard deviations and by three times that median, and its two neighbours across the
+    dispersion (rows) or its two neighbours along it (columns) carry less than ``fraction``
+    of its excess. Light that came through the spectrograph is spread both ways: across by
+    the PSF (an undersampled sigma = 0.5 px core still puts ~25 % of its peak into the next
+    row), along by the continuum or the line spread function (about two pixels per
+    resolution element). A hit, or a two-pixel hit along either axis, is sharp in at least
+    one direction. Masking hits before nod subtraction matters: a hit in a background nod is
+    otherwise smeared over the smoothed background of the others.
+    """
+    from scipy.ndimage import median_filter
+
+    filled = np.where(np.isfinite(sci), sci, 0.0)
+    med = median_filter(filled, size=3, mode="nearest")
+
+    def brighter_neighbour(axis):
+        a = np.roll(filled, 1, axis=axis)
+        b = np.roll(filled, -1, axis=axis)
+        return np.maximum(a, b) - med
+
+    with np.errstate(invalid="ignore"):
+        excess = filled - med
+        sharp = (brighter_neighbour(0) < fraction * excess) | (
+            brighter_neighbour(1) < fraction * excess
+        )
+        return (
+            np.isfinite(sci)
+            & (excess > nsigma * np.sqrt(var))
+            & (excess > 3.0 * np.abs(med))
+            & sharp
+        )
+
+
+def _cosmic_ray_mask(sci: np.ndarray, var: np.ndarray, nsigma: float = 8.0) -> np.ndarray:
+    """Isolated outliers (cosmic-ray-like) of either sign in a difference image.
 
     A pixel is flagged when it differs from the median of its 3x3 neighbourhood by ``nsigma``
-    standard deviations and by three times that median (a PSF core or a narrow line peaks at
-    well under three times its 3x3 median). In an exposure only positive outliers are hits;
-    in a difference image a hit of a background exposure shows as a negative outlier, so
-    ``both_signs``. Exposures are cleaned before nod subtraction (a hit would otherwise be
-    smeared over the smoothed background of the other nods); the difference-image mask keeps
-    the trace fit off what is left; the extraction itself rejects outliers against the model.
+    standard deviations and by three times that median. A hit left in a background exposure
+    shows as a negative outlier in the differences that use it. Used only to keep the trace
+    fit off hits (see :func:`_exposure_hits` for the exposures themselves); the extraction
+    rejects outliers against the model.
     """
     from scipy.ndimage import median_filter
 
     filled = np.where(np.isfinite(sci), sci, 0.0)
     med = median_filter(filled, size=3, mode="nearest")
     with np.errstate(invalid="ignore"):
-        excess = filled - med
-        if both_signs:
-            excess = np.abs(excess)
+        excess = np.abs(filled - med)
         return (excess > nsigma * np.sqrt(var)) & (excess > 3.0 * np.abs(med))
 
 
