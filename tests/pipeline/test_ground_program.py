@@ -77,6 +77,7 @@ def test_ground_products_stack_both_frames(ground_run):
     prod = read_spec(path)
     assert len(prod.exposures) == 2
     assert prod.meta["FLUXCAL"] == "relative"
+    assert path.with_name(path.name.replace(".spec.fits", ".spec.png")).stat().st_size > 10000
     spec = read_spec_1d(path)
     # resolving power from the arc line width: lambda / (FWHM * dispersion), ~500 here
     assert spec.resolution is not None and 300 < np.nanmedian(spec.resolution) < 800

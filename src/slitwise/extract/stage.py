@@ -242,8 +242,10 @@ def extract_ground_unit(
     root: str = "slitwise",
     options: Any = None,
     flux_scale: float | None = None,
+    plots: bool = True,
 ) -> dict[str, Any]:
-    """Combine and extract the rectified ground exposures of one slit; write its spec.fits.
+    """Combine and extract the rectified ground exposures of one slit; write its spec.fits
+    (and, with ``plots``, the extraction figure beside it).
 
     See :func:`slitwise.extract.ground.prepare_ground`. Returns ``products`` and ``records``
     like :func:`extract_unit`.
@@ -280,10 +282,34 @@ def extract_ground_unit(
     )  # fmt: skip
     name = product_filename(root, grating, "NONE", source, "spec")
     write_spec(prod, Path(out_dir) / name)
+    products, thumb = [name], ""
+    if plots:
+        thumb = name.replace(".spec.fits", ".spec.png")
+        _plot_rectified_product(prod, Path(out_dir) / thumb)
+        products.append(thumb)
     snr = float(np.nanmedian(prod.spectrum.flux / prod.spectrum.err))
     record = {"source": source, "serendip": False, "gratings": [grating.lower() + "-none"],
-              "snr": snr, "thumbnail": ""}  # fmt: skip
-    return {"products": [name], "records": [record]}
+              "snr": snr, "thumbnail": thumb}  # fmt: skip
+    return {"products": products, "records": [record]}
+
+
+def _plot_rectified_product(prod: SpecProduct, path: Path) -> Path:
+    """The extraction figure of a product extracted from a rectified 2D (rows from the trace,
+    the mean extraction profile beside it)."""
+    from types import SimpleNamespace
+
+    from slitwise.spectra import RectifiedSpectrum2D
+
+    ny = prod.sci.shape[0]
+    y = np.arange(ny, dtype=float) - float(prod.extraction.get("YTRACE", 0.5 * (ny - 1)))
+    rect = RectifiedSpectrum2D(
+        sci=prod.sci, var=np.asarray(prod.err, float) ** 2, wave=np.asarray(prod.wavelength),
+        y=y, bunit=prod.bunit,
+    )  # fmt: skip
+    weights = np.asarray(prod.profiles["weight_optimal"], float)
+    profile2d = np.repeat(weights[:, None], prod.sci.shape[1], axis=1)
+    item = SimpleNamespace(product=prod, result=SimpleNamespace(rect=rect, profile2d=profile2d))
+    return plot_extraction(item, path)
 
 
 def extract_files(
