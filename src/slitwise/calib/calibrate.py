@@ -312,9 +312,9 @@ def _tuning_guesses(spectra, slits, initial, stored_arcs, wave_range, catalog):
     """Per-slice guesses from a stored calibration.
 
     Each slice is cross-correlated (shift and stretch) with its stored arc when there is one,
-    otherwise with a comb of the catalogue lines where the stored model puts them (both
-    spectra square-root compressed so that a few bright lines do not dominate): flexure along
-    dispersion is measured, not assumed zero.
+    otherwise with a comb of the catalogue lines where the stored model puts them (the
+    observed arc square-root compressed, so that a few bright lines do not dominate the
+    equal-height comb): flexure along dispersion is measured, not assumed zero.
     """
     nd = initial.config.n_disp
     cols = np.arange(nd, dtype=float)
