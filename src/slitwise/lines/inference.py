@@ -203,7 +203,11 @@ def _map_point(comp, data, n_starts, seed):
 
     best_u, best_f = None, np.inf
     for u0 in _start_points(comp, data, n_starts, np.random.default_rng(seed)):
-        res = minimize(fun, u0, jac=True, method="BFGS", options={"maxiter": 5000, "gtol": 1e-6})
+        # L-BFGS-B rather than BFGS: same optima here, and a failed line search is reported in
+        # the result instead of a LineSearchWarning (warnings filters are process-global, so
+        # fits running on threads could not silence it safely)
+        opts = {"maxiter": 5000, "gtol": 1e-6, "ftol": 1e-12, "maxcor": 20}
+        res = minimize(fun, u0, jac=True, method="L-BFGS-B", options=opts)
         if res.fun < best_f:
             best_u, best_f = res.x, float(res.fun)
     if best_u is None or not np.isfinite(best_f):
