@@ -191,10 +191,7 @@ def fit_models(
         wave_min=config.reference_wavelength - half,
         wave_max=config.reference_wavelength + half,
     )["wave"].to_value(u.AA)
-    wr = (
-        config.reference_wavelength - 0.8 * nd * config.linear_dispersion,
-        config.reference_wavelength + 0.8 * nd * config.linear_dispersion,
-    )
+    wr = wavelength_search_range(config)
     if initial is not None:
         guesses, arc_fwhm = _tuning_guesses(spectra, slits, initial, stored_arcs or {}, wr, catalog)
     else:
@@ -265,6 +262,13 @@ def fit_models(
         crv_rms=crv_rms,
         ids_rms=ids_rms,
     )
+
+
+def wavelength_search_range(config: InstrumentConfig) -> tuple[float, float]:
+    """Wavelengths (Angstrom) over which the dispersion model is inverted: 1.6 detector
+    lengths at the nominal dispersion, centred on the reference wavelength."""
+    half = 0.8 * config.n_disp * config.linear_dispersion
+    return config.reference_wavelength - half, config.reference_wavelength + half
 
 
 def _blind_guesses(spectra, slits, d_guess, lamps, config):

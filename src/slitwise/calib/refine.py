@@ -47,6 +47,7 @@ __all__ = [
     "read_lines_table",
     "samples_from_table",
     "column_values",
+    "with_model_columns",
     "refit_from_lines",
 ]
 
@@ -56,25 +57,39 @@ LINE_COLUMNS = ("slit_id", "t", "x_mm", "y_mm", "pixel", "wave", "use")
 
 def lines_table(model: SpectrographModel, samples: list[LineSample]) -> QTable:
     """One row per identified line, with the model's position and residual."""
-    rows = []
-    for smp in samples:
-        d_model, _ = model.position(
-            np.full(smp.pixel.size, smp.x), np.full(smp.pixel.size, smp.y), smp.wave
-        )
-        for p, w, dm in zip(smp.pixel, smp.wave, d_model, strict=True):
-            rows.append((smp.slit_id, round(smp.t, 4), round(smp.x, 4), round(smp.y, 4),
-                         round(p, 4), w, round(dm, 4), round(p - dm, 4), 1))  # fmt: skip
-    names = ("slit_id", "t", "x_mm", "y_mm", "pixel", "wave", "model_pix", "residual", "use")
+    rows = [
+        (smp.slit_id, round(smp.t, 4), round(smp.x, 4), round(smp.y, 4), round(p, 4), w, 1)
+        for smp in samples
+        for p, w in zip(smp.pixel, smp.wave, strict=True)
+    ]
+    names = ("slit_id", "t", "x_mm", "y_mm", "pixel", "wave", "use")
     table = QTable(rows=rows, names=names) if rows else QTable(names=names)
     table["x_mm"].unit = table["y_mm"].unit = u.mm
-    for name in ("pixel", "model_pix", "residual"):
-        table[name].unit = u.pix
+    table["pixel"].unit = u.pix
     table["wave"].unit = u.AA
     table.meta["comments"] = [
         "slitwise arc line identifications: edit 'wave' to re-identify a line, set 'use'",
         "to 0 to drop it, then run: slitwise calib refit --lines THIS_FILE ...",
     ]
-    return table
+    return with_model_columns(table, model)
+
+
+def with_model_columns(table: Table, model: SpectrographModel) -> QTable:
+    """The table with ``model_pix`` (where ``model`` puts each line) and ``residual``
+    (``pixel - model_pix``) set, in pixels, placed before ``use``."""
+    out = QTable(table)
+    d_model, _ = model.position(
+        column_values(out, "x_mm"), column_values(out, "y_mm"), column_values(out, "wave")
+    )
+    for name in ("model_pix", "residual"):
+        if name in out.colnames:
+            out.remove_column(name)
+    at = out.colnames.index("use")
+    out.add_column(np.round(d_model, 4) * u.pix, name="model_pix", index=at)
+    out.add_column(
+        np.round(column_values(out, "pixel") - d_model, 4) * u.pix, name="residual", index=at + 1
+    )
+    return out
 
 
 def write_lines_table(table: QTable, path: str | os.PathLike) -> Path:

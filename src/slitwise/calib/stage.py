@@ -21,7 +21,6 @@ import logging
 import os
 from pathlib import Path
 
-import astropy.units as u
 import numpy as np
 from astropy.io import fits
 from astropy.table import QTable
@@ -138,7 +137,7 @@ def refit_calibration(
     """
     from slitwise.calib.mask_file import read_mask
     from slitwise.calib.models import load_model, save_model
-    from slitwise.calib.refine import column_values, read_lines_table, refit_from_lines
+    from slitwise.calib.refine import read_lines_table, refit_from_lines, with_model_columns
 
     model = load_model(model_path)
     mask_obj = read_mask(mask)
@@ -146,12 +145,7 @@ def refit_calibration(
     new, per_slit, rms = refit_from_lines(model, mask_obj, table)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    d_model, _ = new.position(
-        column_values(table, "x_mm"), column_values(table, "y_mm"), column_values(table, "wave")
-    )
-    table = QTable(table)
-    table["model_pix"] = np.round(d_model, 4) * u.pix
-    table["residual"] = np.round(column_values(table, "pixel") - d_model, 4) * u.pix
+    table = with_model_columns(table, new)
     save_model(new, out / "model.yaml")
     write_lines_table(table, out / "lines.ecsv")
     if plots:
@@ -164,13 +158,13 @@ def refit_calibration(
 
 def write_stored_arcs(result, mask, path: str | os.PathLike) -> Path:
     """Arc flux of every slice and its wavelengths from the fitted model (a BINTABLE)."""
+    from slitwise.calib.calibrate import wavelength_search_range
     from slitwise.io.atomic import write_fits_atomic
 
     model = result.model
     nd = model.config.n_disp
     cols = np.arange(nd, dtype=float)
-    half = 0.8 * nd * model.config.linear_dispersion
-    wr = (model.config.reference_wavelength - half, model.config.reference_wavelength + half)
+    wr = wavelength_search_range(model.config)
     slits = {s.id: s for s in mask}
     ids, ts, fluxes, waves = [], [], [], []
     for (sid, t), flux in sorted(result.arc_spectra.items()):

@@ -166,8 +166,6 @@ def product_from_rectified(
 
     ``rect.to_fnu`` converts a sum over rows to uJy; ``y0`` (row index) seeds the trace.
     """
-    import dataclasses as _dc
-
     from slitwise.extract.boxcar import boxcar_extract
     from slitwise.extract.profile import profile_values
     from slitwise.spectra import FNU_UNIT
@@ -175,7 +173,7 @@ def product_from_rectified(
     trace = fit_rectified_profile(rect, kind=profile, y0=y0)
     spec, prof = optimal_extract(rect, profile=trace, variance=variance, sigma_clip=sigma_clip)
     if resolution is not None:
-        spec = _dc.replace(spec, resolution=np.asarray(resolution, float))
+        spec = dataclasses.replace(spec, resolution=np.asarray(resolution, float))
     to_fnu = np.broadcast_to(np.asarray(rect.to_fnu, dtype=float), rect.wave.shape)
     ny, nx = rect.shape
     rows = np.arange(ny, dtype=float)
