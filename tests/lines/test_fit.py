@@ -71,13 +71,13 @@ def test_same_config_reuses_compiled_code(cfg, bench_spectra, map_result):
     # a second source (new noise) with the same configuration hits the same compiled
     # functions: the jit cache of the gradient does not grow
     comp = compiled(map_result.prepared.structure)
-    size = comp.value_and_grad._cache_size()
+    size = comp._value_and_grad._cache_size()
     rng = np.random.default_rng(3)
     other = [dataclasses.replace(s, flux=s.flux + rng.normal(size=s.npix) * s.err)
              for s in bench_spectra]
     res = fit_lines(cfg, other, sampler="map", samples=200)
     assert res.prepared.structure == map_result.prepared.structure
-    assert comp.value_and_grad._cache_size() == size
+    assert comp._value_and_grad._cache_size() == size
 
 
 def test_fit_many_threads_match_sequential_fits(cfg, bench_spectra, map_result):
@@ -91,9 +91,9 @@ def test_fit_many_threads_match_sequential_fits(cfg, bench_spectra, map_result):
     ]  # fmt: skip
     bad = [dataclasses.replace(s, err=s.err * 0) for s in bench_spectra]
     comp = compiled(map_result.prepared.structure)
-    size = comp.value_and_grad._cache_size()
+    size = comp._value_and_grad._cache_size()
     many = fit_many(cfg, sources + [bad], sampler="map", samples=200, workers=2, seed=5)
-    assert comp.value_and_grad._cache_size() == size
+    assert comp._value_and_grad._cache_size() == size
     assert isinstance(many[3], SlitwiseInputError)
     for i, src in enumerate(sources):
         one = fit_lines(cfg, src, sampler="map", samples=200, seed=5 + i)

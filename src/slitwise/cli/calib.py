@@ -21,7 +21,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-from astropy.io import fits
 
 from slitwise.errors import input_error
 
@@ -80,6 +79,8 @@ def _run_refit(args: argparse.Namespace) -> int:
 
 
 def _run_rectify(args: argparse.Namespace) -> int:
+    from astropy.io import fits
+
     from slitwise.calib.mask_file import read_mask
     from slitwise.calib.models import load_model
     from slitwise.calib.products import write_rectified

@@ -15,10 +15,9 @@ import argparse
 import logging
 from pathlib import Path
 
-from slitwise.detector.stage import clean_output_paths
 from slitwise.errors import input_error
 
-__all__ = ["add_parser", "clean_output_paths"]
+__all__ = ["add_parser"]
 
 log = logging.getLogger(__name__)
 

@@ -18,8 +18,10 @@ __all__ = ["add_parser"]
 
 def _run_nirspec(args: argparse.Namespace) -> int:
     from slitwise.instruments import get_disperser
-    from slitwise.simulate import simulate_program
+    from slitwise.simulate import DEFAULT_GRATINGS, simulate_program
     from slitwise.simulate.geometry import NOD_OFFSETS
+
+    args.gratings = args.gratings or list(DEFAULT_GRATINGS)
 
     if args.n_sources < 1:
         raise input_error("--n-sources", f"got {args.n_sources}; expected an integer >= 1")
@@ -81,8 +83,8 @@ def _run_fullframe(args: argparse.Namespace) -> int:
 
 
 def _add_nirspec(targets) -> None:
-    from slitwise.simulate import DEFAULT_GRATINGS
-
+    # nothing of the simulator is imported here: building the parser must stay cheap for
+    # every other command
     p = targets.add_parser(
         "nirspec",
         help="NIRSpec MSA program: nodded slitlet cut-outs and truth.ecsv",
@@ -96,9 +98,9 @@ def _add_nirspec(targets) -> None:
     p.add_argument(
         "--gratings",
         nargs="+",
-        default=list(DEFAULT_GRATINGS),
+        default=None,
         metavar="GRATING",
-        help="dispersers, e.g. PRISM/CLEAR G395M/F290LP (default: %(default)s)",
+        help="dispersers, e.g. PRISM/CLEAR G395M/F290LP (default: those two)",
     )
     p.add_argument("--nods", type=int, default=3, help="nod pattern: 2, 3 or 5 (default 3)")
     p.add_argument("--root", default="sim", help="file-name prefix (default 'sim')")

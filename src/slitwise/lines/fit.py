@@ -31,7 +31,7 @@ SAMPLERS = ("map", "svi", "nuts", "nested")
 C_KMS = 299792.458
 
 
-def rescale_errors(prepared: Prepared, best: dict, *, mask_fwhm: float = 3.0) -> np.ndarray:
+def rescale_errors(prepared: Prepared, post, *, mask_fwhm: float = 3.0) -> np.ndarray:
     """Rescale errors per spectrum and window from the continuum pixels' chi-square.
 
     Pixels within ``mask_fwhm`` times each line's *fitted* total FWHM (intrinsic and LSF) of
@@ -40,20 +40,20 @@ def rescale_errors(prepared: Prepared, best: dict, *, mask_fwhm: float = 3.0) ->
     errors of ``prepared`` are multiplied in place.
     """
     st, d = prepared.structure, prepared.data
+    best = post.best
     with jax.enable_x64(True):
-        model, _ = compiled(st).models(
-            {k: jnp.asarray(v, dtype=float) for k, v in best.items()},
-            jax.tree_util.tree_map(jnp.asarray, d),
-        )
-    total = np.asarray(model["total"])
+        _, model, _ = compiled(st).evaluate(
+            post.info["u_best"], jax.tree_util.tree_map(jnp.asarray, d))
+    total = model["total"][0]
     lam = 0.5 * (d["lo"] + d["hi"])
     z0 = float(d["z0"])
     mask = d["w"] > 0
     for line in st.lines:
         lam_c = line.wave_rest * 1e-4 * (1 + z0 + best[line.param("z")])
-        r = np.interp(lam_c, d["rtab_w"][d["spec"]][0], d["rtab_r"][d["spec"]][0])
-        fwhm = np.hypot(lam_c * best[line.param("fwhm")] / C_KMS, lam_c / r)
-        mask &= np.abs(lam - lam_c) > mask_fwhm * fwhm
+        for i in range(len(st.spectra)):  # each spectrum's own resolution
+            r = np.interp(lam_c, d["rtab_w"][i], d["rtab_r"][i])
+            fwhm = np.hypot(lam_c * best[line.param("fwhm")] / C_KMS, lam_c / r)
+            mask &= (d["spec"] != i) | (np.abs(lam - lam_c) > mask_fwhm * fwhm)
     scales = np.ones((len(st.spectra), st.n_windows))
     for i in range(len(st.spectra)):
         for k in range(st.n_windows):
@@ -106,11 +106,13 @@ def fit_lines(
     t0 = time.perf_counter()
     prepared = prepare(cfg, spectra, instruments=instruments, redshift=redshift)
     st = prepared.structure
-    post = run_map(st, prepared.data, seed=seed, n_draws=max(samples, 200))
+    # Laplace draws only when the MAP is the answer; the other samplers start from its point
+    n_draws = max(samples, 200) if sampler == "map" else 0
+    post = run_map(st, prepared.data, seed=seed, n_draws=n_draws)
     if cfg.prepare.error_rescale:
-        scales = rescale_errors(prepared, post.best, mask_fwhm=cfg.prepare.line_mask_fwhm)
+        scales = rescale_errors(prepared, post, mask_fwhm=cfg.prepare.line_mask_fwhm)
         log.info("error scales per spectrum and window: %s", np.round(scales, 3).tolist())
-        post = run_map(st, prepared.data, seed=seed, n_draws=max(samples, 200))
+        post = run_map(st, prepared.data, seed=seed, n_draws=n_draws)
     if sampler == "svi":
         post = run_svi(st, prepared.data, steps=svi_steps, seed=seed, init=post,
                        n_draws=max(samples, 200))

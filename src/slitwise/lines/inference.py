@@ -25,17 +25,18 @@ from numpyro.infer import SVI, Trace_ELBO
 from numpyro.infer.autoguide import AutoMultivariateNormal
 from numpyro.infer.hmc import hmc
 from numpyro.infer.initialization import init_to_value
+from numpyro.infer.util import ParamInfo
 
 from slitwise.lines.model import (
-    constrain,
     constrain_unit_cube,
     log_posterior,
-    pointwise_loglike,
-    predict,
+    pointwise_loglike_vector,
+    predict_vector,
     total_loglike,
     unconstrain,
     whitened_model,
 )
+from slitwise.lines.params import layout
 from slitwise.lines.prepare import FitStructure
 
 __all__ = [
@@ -57,13 +58,18 @@ class InferenceWarning(UserWarning):
 
 @dataclasses.dataclass
 class Posterior:
-    """Samples (constrained, by parameter name) and what the sampler reports."""
+    """Samples (constrained, by parameter name) and what the sampler reports.
+
+    ``u`` holds the same samples in the unconstrained space of the free parameters (one row
+    per sample, aligned with ``samples``), from which the compiled posterior evaluates models.
+    """
 
     sampler: str
     samples: dict[str, np.ndarray]
     best: dict[str, float]
     settings: dict
     info: dict
+    u: np.ndarray | None = None
 
 
 def _jnp_data(data):
@@ -71,37 +77,82 @@ def _jnp_data(data):
 
 
 class _Compiled:
-    """Compiled functions of one structure (posterior, transforms, samplers)."""
+    """Compiled functions of one structure (posterior, transforms, samplers).
+
+    One compiled function, :meth:`value_and_grad`, serves the optimiser, the Hessian, the
+    NUTS start and every model evaluation of the results: it returns the potential and its
+    gradient and, alongside, the parameter values, the model and the per-pixel
+    log-likelihood at ``u``. Compiling one function instead of one per use is what keeps a
+    single fit's compilation short.
+    """
 
     def __init__(self, structure: FitStructure):
         self.structure = structure
         self.free = structure.free_parameters
+        self.layout = layout(structure)
         self.model = functools.partial(whitened_model, structure=structure)
         self._mcmc = {}
         self._svi = {}
         with jax.enable_x64(True):
 
             def potential(u, data):
-                return -log_posterior(u, data, structure)
+                p, logp = self.layout.transform(u)
+                m = predict_vector(p, data, structure)
+                pll = pointwise_loglike_vector(p, data, structure, m)
+                return -(logp + jnp.sum(pll)), (p, m, pll)
 
-            self.potential = jax.jit(potential)
-            self.value_and_grad = jax.jit(jax.value_and_grad(potential))
-            self.constrain = jax.jit(lambda u: constrain(u, structure))
-            self.constrain_many = jax.jit(jax.vmap(lambda u: constrain(u, structure)))
-            self.unconstrain = jax.jit(lambda v: unconstrain(v, structure))
-            self.cube_to_params = jax.jit(lambda c: constrain_unit_cube(c, structure))
-            self.cube_to_params_many = jax.jit(
-                jax.vmap(lambda c: constrain_unit_cube(c, structure))
-            )
-            def models(v, data):
-                m = predict(v, data, structure)
-                return m, pointwise_loglike(v, data, structure, m)
-
-            self.models = jax.jit(models)
-            self.models_many = jax.jit(jax.vmap(models, in_axes=(0, None)))
+            self._value_and_grad = jax.jit(jax.value_and_grad(potential, has_aux=True))
+            # samples -> parameters: the transform alone, vectorised (a small compilation,
+            # and thousands of rows cost nothing, which matters when many sources are fitted)
+            self._transform_rows = jax.jit(jax.vmap(lambda u: self.layout.transform(u)[0]))
+            self.cube_to_u_many = jax.jit(jax.vmap(
+                lambda c: unconstrain(constrain_unit_cube(c, structure), structure)))
             self.loglike_cube = jax.jit(
                 lambda c, data: total_loglike(constrain_unit_cube(c, structure), data, structure)
             )
+
+    def value_and_grad(self, u, data):
+        """Potential (minus the log posterior) and its gradient at ``u``."""
+        (val, _), grad = self._value_and_grad(u, data)
+        return val, grad
+
+    def evaluate(self, u, data):
+        """Parameters by name, models and per-pixel log-likelihoods at the rows of ``u``.
+
+        Returns ``(params, models, pll)``: ``params[name]`` (n,), ``models[key]`` (n, ...)
+        with the keys of :func:`~slitwise.lines.model.predict`, ``pll`` (n, npix).
+        """
+        u = np.atleast_2d(np.asarray(u, float))
+        ps, ms, lls = [], [], []
+        for row in u:  # stacked in numpy: an eager jnp.stack of n arrays compiles per n
+            (_, (p, m, pll)), _ = self._value_and_grad(jnp.asarray(row), data)
+            ps.append(np.asarray(p))
+            ms.append({k: np.asarray(v) for k, v in m.items()})
+            lls.append(np.asarray(pll))
+        p = np.stack(ps)
+        models = {k: np.stack([m[k] for m in ms]) for k in ms[0]}
+        return self.layout.to_dict(p), models, np.stack(lls)
+
+    def unconstrain_point(self, values: dict) -> np.ndarray:
+        """Unconstrained vector of one point given by parameter values (evaluated eagerly:
+        a handful of scalar operations, not worth a compilation)."""
+        with jax.enable_x64(True):
+            vals = {k: jnp.asarray(float(values[k])) for k in self.layout.names}
+            return np.asarray(unconstrain(vals, self.structure))
+
+    def constrain_rows(self, u) -> dict[str, np.ndarray]:
+        """Parameter values by name for unconstrained vectors ``u`` (..., k).
+
+        Rows are padded to a multiple of 512, so the best point, Laplace draws and NUTS
+        samples share one or two compiled shapes.
+        """
+        u = np.asarray(u, float)
+        flat = u.reshape(-1, u.shape[-1])
+        n = flat.shape[0]
+        npad = -(-n // 512) * 512
+        flat = np.vstack([flat, np.repeat(flat[-1:], npad - n, axis=0)])
+        p = np.asarray(self._transform_rows(jnp.asarray(flat)))[:n]
+        return {k: v.reshape(u.shape[:-1]) for k, v in self.layout.to_dict(p).items()}
 
     def hessian(self, u, data, step=1e-5):
         """Hessian of the potential by central differences of the compiled gradient."""
@@ -118,11 +169,14 @@ class _Compiled:
 
     # cached samplers
     def nuts(self, warmup, samples, target_accept, max_tree_depth):
-        """Compiled NUTS run ``(key, data, xi0) -> (xi, diverging, num_steps)`` of one chain.
+        """Compiled NUTS run ``(key, data, xi0, pe0, grad0) -> (xi, diverging, num_steps)``
+        of one chain, started at ``xi0`` whose potential and gradient are given.
 
         Built on numpyro's functional ``hmc(potential_fn_gen=..., algo="NUTS")`` with the data
         as an argument of one jitted warmup + sampling scan, so that every source with the
-        same structure and padded size reuses the compiled code.
+        same structure and padded size reuses the compiled code. The starting potential and
+        gradient come from the (already compiled) MAP gradient, so the sampler's code holds
+        the posterior's gradient once, in its integrator, not a second time for its start.
         """
         key = (warmup, samples, target_accept, max_tree_depth)
         if key not in self._mcmc:
@@ -137,9 +191,9 @@ class _Compiled:
 
             init_kernel, sample_kernel = hmc(potential_fn_gen=potential_gen, algo="NUTS")
 
-            def run(rng_key, data, xi0):
+            def run(rng_key, data, xi0, pe0, grad0):
                 state = init_kernel(
-                    xi0, warmup, target_accept_prob=target_accept,
+                    ParamInfo(xi0, pe0, grad0), warmup, target_accept_prob=target_accept,
                     max_tree_depth=max_tree_depth, model_args=(data,), rng_key=rng_key,
                 )
 
@@ -184,7 +238,7 @@ def compiled(structure: FitStructure) -> _Compiled:
 def _start_points(comp, data, n_starts, rng):
     k = len(comp.free)
     cubes = np.vstack([np.full(k, 0.5), rng.uniform(0.1, 0.9, size=(max(n_starts - 1, 0), k))])
-    return [np.asarray(comp.unconstrain(comp.cube_to_params(jnp.asarray(c)))) for c in cubes]
+    return list(np.asarray(comp.cube_to_u_many(jnp.asarray(cubes))))
 
 
 def _to_numpy(d):
@@ -247,12 +301,14 @@ def run_map(structure, data, *, n_starts=4, n_draws=2000, seed=0) -> Posterior:
         cov = (v / w) @ v.T
         rng = np.random.default_rng(seed + 1)
         draws = rng.multivariate_normal(np.asarray(u_best), cov, size=n_draws, method="cholesky")
-        samples = _to_numpy(comp.constrain_many(jnp.asarray(draws)))
-        best = {k: float(v) for k, v in comp.constrain(u_best).items()}
+        rows = comp.constrain_rows(np.vstack([np.asarray(u_best)[None], draws]))
+        samples = {k: v[1:] for k, v in rows.items()}
+        best = {k: float(v[0]) for k, v in rows.items()}
     return Posterior(
         "map", samples, best, dict(n_starts=n_starts, n_draws=n_draws, seed=seed),
         dict(neg_log_posterior=f_best, time_s=time.perf_counter() - t0,
              u_best=np.asarray(u_best), cov_u=cov),
+        u=draws,
     )
 
 
@@ -290,13 +346,14 @@ def run_svi(structure, data, *, steps=3000, step_size=2e-3, particles=4, n_draws
         xi = guide.sample_posterior(
             jax.random.PRNGKey(seed + 1), params, sample_shape=(n_draws,)
         )["xi"]
-        u = wdata["u_map"][None, :] + xi @ wdata["chol"].T
-        samples = _to_numpy(comp.constrain_many(u))
+        u = np.asarray(wdata["u_map"]) + np.asarray(xi) @ np.asarray(wdata["chol"]).T
+        samples = comp.constrain_rows(u)
     return Posterior(
         "svi", samples, dict(init.best),
         dict(steps=steps, step_size=step_size, particles=particles, seed=seed),
         dict(converged=converged, final_loss=float(losses[-1]), loss_drop=drop,
              time_s=time.perf_counter() - t0),
+        u=u,
     )
 
 
@@ -317,18 +374,21 @@ def run_nuts(structure, data, *, warmup=500, samples=500, chains=1, seed=0,
         data = _jnp_data(data)
         run = comp.nuts(warmup, samples, target_accept, max_tree_depth)
         wdata = _whitened_data(data, init)
+        u_map, chol = np.asarray(wdata["u_map"]), np.asarray(wdata["chol"])
         k = len(comp.free)
         rng = np.random.default_rng(seed)
         xis, divs, steps = [], [], []
         for c in range(chains):
-            xi0 = jnp.asarray(rng.normal(0, 0.1, size=k) if chains > 1 else np.zeros(k))
-            xi, div, nst = run(jax.random.PRNGKey(seed + 1000 * c), wdata, xi0)
+            xi0 = rng.normal(0, 0.1, size=k) if chains > 1 else np.zeros(k)
+            # small linear algebra in numpy: eager jnp operations would each compile
+            pe0, grad_u = comp.value_and_grad(jnp.asarray(u_map + chol @ xi0), data)
+            xi, div, nst = run(jax.random.PRNGKey(seed + 1000 * c), wdata, jnp.asarray(xi0),
+                               pe0, jnp.asarray(chol.T @ np.asarray(grad_u)))
             xis.append(np.asarray(xi))
             divs.append(np.asarray(div))
             steps.append(np.asarray(nst))
-        xi = jnp.asarray(np.stack(xis))  # (chains, n, k)
-        u = wdata["u_map"] + xi @ wdata["chol"].T
-        grouped = _to_numpy(jax.vmap(comp.constrain_many)(u))
+        u = u_map + np.stack(xis) @ chol.T  # (chains, n, k)
+        grouped = comp.constrain_rows(u)
         flat = {n: v.reshape(-1) for n, v in grouped.items()}
         extra = dict(diverging=np.concatenate(divs), num_steps=np.concatenate(steps))
         sm = summary({n: grouped[n] for n in comp.free})
@@ -352,6 +412,7 @@ def run_nuts(structure, data, *, warmup=500, samples=500, chains=1, seed=0,
              max_r_hat=float(np.nanmax(list(rhat.values()))),
              mean_steps=float(np.mean(np.asarray(extra["num_steps"]))),
              time_s=time.perf_counter() - t0),
+        u=u.reshape(-1, k),
     )
 
 
@@ -386,10 +447,12 @@ def run_nested(structure, data, *, nlive=400, dlogz=0.1, seed=0, n_draws=2000,
         cubes = resample_equal(res.samples, weights / weights.sum(),
                                rstate=np.random.default_rng(seed + 1))
         pick = np.random.default_rng(seed + 2).choice(len(cubes), size=n_draws)
-        samples = _to_numpy(comp.cube_to_params_many(jnp.asarray(cubes[pick])))
+        u = np.asarray(comp.cube_to_u_many(jnp.asarray(cubes[pick])))
+        samples = comp.constrain_rows(u)
     best = {k: float(np.median(v)) for k, v in samples.items()}
     return Posterior(
         "nested", samples, best, dict(nlive=nlive, dlogz=dlogz, seed=seed, sample=sample),
         dict(ln_z=float(res.logz[-1]), ln_z_err=float(res.logzerr[-1]),
              n_calls=int(np.sum(res.ncall)), time_s=time.perf_counter() - t0),
+        u=u,
     )

@@ -15,13 +15,13 @@ constant or a polynomial in ``lambda / lambda_ref - 1``).
 
 from __future__ import annotations
 
-import jax
 import jax.numpy as jnp
+import numpy as np
 import numpyro
 import numpyro.distributions as dist
 from numpyro.distributions import constraints
-from numpyro.distributions.transforms import biject_to
 
+from slitwise.lines.params import layout
 from slitwise.lines.prepare import FitStructure
 from slitwise.lines.profiles import (
     FWHM_TO_SIGMA,
@@ -33,6 +33,8 @@ from slitwise.lines.profiles import (
 __all__ = [
     "sample_parameters",
     "predict",
+    "predict_vector",
+    "pointwise_loglike_vector",
     "pointwise_loglike",
     "total_loglike",
     "numpyro_model",
@@ -109,22 +111,44 @@ def _cubic_bspline(x):
     return jnp.where(ax < 1, inner, jnp.where(ax < 2, outer, 0.0))
 
 
-def _per_spectrum(vals, names, default):
-    return jnp.stack([jnp.asarray(vals[n] if n else default, float) for n in names])
+def _resolution_at(lam, rtab_w, rtab_r):
+    """R of every spectrum at wavelengths ``lam``: linear interpolation in the per-spectrum
+    tables, whose nodes are evenly spaced (so the index is arithmetic, not a search), held
+    constant beyond the ends. ``lam`` (n,) or scalar -> (n_spectra, n) or (n_spectra,)."""
+    w0 = rtab_w[:, :1]
+    step = rtab_w[:, 1:2] - w0
+    x = jnp.atleast_1d(lam)[None, :]
+    pos = jnp.clip((x - w0) / step, 0.0, rtab_w.shape[1] - 1.0)
+    i = jnp.clip(jnp.floor(pos).astype(int), 0, rtab_w.shape[1] - 2)
+    frac = pos - i
+    r0 = jnp.take_along_axis(rtab_r, i, axis=1)
+    r1 = jnp.take_along_axis(rtab_r, i + 1, axis=1)
+    out = r0 + frac * (r1 - r0)
+    return out if jnp.ndim(lam) else out[:, 0]
 
 
 def predict(vals: dict, data: dict, structure: FitStructure) -> dict:
-    """Model of all (concatenated, padded) pixels.
+    """Model of all (concatenated, padded) pixels from parameter values by name.
 
     Returns a dict with ``total`` and ``continuum`` (npix,) and ``lines`` (n_lines, npix), in
-    the configuration's order. Lines of one profile are evaluated together (one broadcast
-    call per profile), which keeps the compiled graph small.
+    the configuration's order.
     """
+    return predict_vector(layout(structure).from_dict(vals), data, structure)
+
+
+def predict_vector(p, data: dict, structure: FitStructure) -> dict:
+    """:func:`predict` from the full parameter vector of :class:`~slitwise.lines.params.Layout`.
+
+    Parameters are gathered with static index arrays (one gather per role), and lines of one
+    profile are evaluated together (one broadcast call per profile), which keeps the compiled
+    graph small.
+    """
+    lay = layout(structure)
     z0 = data["z0"]
     spec, win = data["spec"], data["win"]
     sp = structure.spectra
-    pix = _per_spectrum(vals, [s.pix_offset for s in sp], 0.0)
-    rscale = _per_spectrum(vals, [s.r_scale for s in sp], 1.0)
+    pix = p[np.array([lay.idx(s.pix_offset) for s in sp])]
+    rscale = p[np.array([lay.idx(s.r_scale, "one") for s in sp])]
     width = data["hi"] - data["lo"]
     # shifted pixel edges; neighbouring pixels share theirs (lines are evaluated per edge)
     espec, ilo, ihi = data["edge_spec"], data["ilo"], data["ihi"]
@@ -134,9 +158,8 @@ def predict(vals: dict, data: dict, structure: FitStructure) -> dict:
     a, b = data["win_lo"][win], data["win_hi"][win]
     t = 2.0 * (lam - a) / (b - a) - 1.0
     mid_rest = 0.5 * (a + b) / (1 + z0)
-    coef = jnp.stack(
-        [jnp.stack([vals[n] for n in names]) for names in structure.continuum_params]
-    )[win]
+    coef = p[np.array([[lay.idx(n) for n in names] for names in structure.continuum_params])]
+    coef = coef[win]  # (npix, ncoef)
     ncoef = len(structure.continuum_params[0])
     cont = data["cont_scale"][win] * _continuum(
         structure.continuum_form, [coef[:, k] for k in range(ncoef)], t, lam, mid_rest, z0
@@ -147,20 +170,18 @@ def predict(vals: dict, data: dict, structure: FitStructure) -> dict:
     for i, line in enumerate(structure.lines):
         if line.kind == "emission":
             groups.setdefault(line.profile, []).append(i)
-    r_at = jax.vmap(jnp.interp, in_axes=(None, 0, 0))  # over spectra
+
+    def gather(lines, role):
+        return p[np.array([lay.idx(ln.param(role)) for ln in lines])]
+
     for profile, idx in groups.items():
         lines = [structure.lines[i] for i in idx]
-        lam_c = jnp.stack(
-            [ln.wave_rest * 1e-4 * (1.0 + z0 + vals[ln.param("z")]) for ln in lines]
-        )
-        r_c = r_at(lam_c, data["rtab_w"], data["rtab_r"]) * rscale[:, None]  # (nspec, ng)
+        lam_c = np.array([ln.wave_rest * 1e-4 for ln in lines]) * (1.0 + z0 + gather(lines, "z"))
+        r_c = _resolution_at(lam_c, data["rtab_w"], data["rtab_r"]) * rscale[:, None]
         lsf = (lam_c[None, :] / r_c * FWHM_TO_SIGMA).T[:, espec]  # (ng, n_edges)
-        fwhm = jnp.stack([vals[ln.param("fwhm")] for ln in lines]) * lam_c / C_KMS
-        amp = jnp.stack([ln.strength * vals[ln.param("flux")] for ln in lines])
-        shape = tuple(
-            jnp.stack([vals[ln.param(r)] for ln in lines])[:, None]
-            for r in SHAPE_PARAMETERS[profile]
-        )
+        fwhm = gather(lines, "fwhm") * lam_c / C_KMS
+        amp = np.array([ln.strength for ln in lines]) * gather(lines, "flux")
+        shape = tuple(gather(lines, r)[:, None] for r in SHAPE_PARAMETERS[profile])
         cdf = edge_cdf(profile, edges[None, :] - lam_c[:, None], fwhm[:, None], lsf, shape)
         frac = cdf[:, ihi] - cdf[:, ilo]
         block = amp[:, None] * frac / width[None, :]
@@ -172,12 +193,12 @@ def predict(vals: dict, data: dict, structure: FitStructure) -> dict:
         if line.kind == "emission":
             running = running + comps[i]
             continue
-        lam_c = line.wave_rest * 1e-4 * (1.0 + z0 + vals[line.param("z")])
-        r_c = r_at(lam_c, data["rtab_w"], data["rtab_r"]) * rscale
+        lam_c = line.wave_rest * 1e-4 * (1.0 + z0 + p[lay.idx(line.param("z"))])
+        r_c = _resolution_at(lam_c, data["rtab_w"], data["rtab_r"]) * rscale
         lsf = (lam_c / r_c * FWHM_TO_SIGMA)[spec]
-        fwhm = lam_c * vals[line.param("fwhm")] / C_KMS
+        fwhm = lam_c * p[lay.idx(line.param("fwhm"))] / C_KMS
         new = running * jnp.exp(
-            -absorption_optical_depth(lam - lam_c, vals[line.param("tau")], fwhm, lsf)
+            -absorption_optical_depth(lam - lam_c, p[lay.idx(line.param("tau"))], fwhm, lsf)
         )
         comps[i] = new - running
         running = new
@@ -185,18 +206,27 @@ def predict(vals: dict, data: dict, structure: FitStructure) -> dict:
     order = max([len(s.flux_scale) for s in sp] + [1])
     rows = []
     for s in sp:
-        c = [vals[n] for n in s.flux_scale] if s.flux_scale else [1.0]
-        rows.append(jnp.stack([jnp.asarray(x, float) for x in c + [0.0] * (order - len(c))]))
-    fs_coef = jnp.stack(rows)[spec]  # (npix, order)
+        names = [lay.idx(n) for n in s.flux_scale] or [lay.one]
+        rows.append(names + [lay.zero] * (order - len(names)))
+    fs_idx = np.array(rows)
+    fs_coef = p[fs_idx][spec]  # (npix, order)
     x = lam / data["lam_ref"][spec] - 1.0
-    fs = sum(fs_coef[:, k] * x**k for k in range(order))
+    fs = fs_coef[:, 0]
+    for k in range(1, order):
+        fs = fs + fs_coef[:, k] * x**k
     return dict(total=running * fs, continuum=cont * fs, lines=jnp.stack(comps) * fs[None, :])
 
 
 def pointwise_loglike(vals: dict, data: dict, structure: FitStructure, model=None):
-    """Log-likelihood of every (padded) pixel; padding contributes 0."""
-    model = predict(vals, data, structure) if model is None else model
-    escale = _per_spectrum(vals, [s.error_scale for s in structure.spectra], 1.0)
+    """Log-likelihood of every (padded) pixel from values by name; padding contributes 0."""
+    return pointwise_loglike_vector(layout(structure).from_dict(vals), data, structure, model)
+
+
+def pointwise_loglike_vector(p, data: dict, structure: FitStructure, model=None):
+    """:func:`pointwise_loglike` from the full parameter vector."""
+    lay = layout(structure)
+    model = predict_vector(p, data, structure) if model is None else model
+    escale = p[np.array([lay.idx(s.error_scale, "one") for s in structure.spectra])]
     err = data["err"] * escale[data["spec"]]
     if structure.likelihood == "student_t":
         lp = dist.StudentT(structure.nu, model["total"], err).log_prob(data["flux"])
@@ -217,25 +247,10 @@ def numpyro_model(data: dict, structure: FitStructure) -> None:
     numpyro.factor("loglike", total_loglike(vals, data, structure))
 
 
-def _transforms(structure: FitStructure, u):
-    """Constrained values, log prior and log-Jacobian from an unconstrained vector ``u``."""
-    vals, logp, i = {}, 0.0, 0
-    for name, spec in zip(structure.order, structure.priors, strict=True):
-        if spec.kind == "fixed":
-            vals[name] = jnp.asarray(spec.fixed_value(vals), float)
-            continue
-        d = spec.distribution(vals)
-        t = biject_to(d.support)
-        x = t(u[i])
-        logp = logp + d.log_prob(x) + t.log_abs_det_jacobian(u[i], x)
-        vals[name] = x
-        i += 1
-    return vals, logp
-
-
 def constrain(u, structure: FitStructure) -> dict:
-    """Parameter values (all, fixed included) from the unconstrained vector of free ones."""
-    return _transforms(structure, u)[0]
+    """Parameter values (all, fixed included) by name from the unconstrained free vector."""
+    lay = layout(structure)
+    return lay.to_dict(lay.transform(u)[0])
 
 
 def unconstrain(vals: dict, structure: FitStructure):
@@ -245,14 +260,14 @@ def unconstrain(vals: dict, structure: FitStructure):
         done[name] = vals[name]
         if spec.kind == "fixed":
             continue
-        out.append(biject_to(spec.distribution(done).support).inv(vals[name]))
+        out.append(spec.to_unconstrained(vals[name], done))
     return jnp.stack(out)
 
 
 def log_posterior(u, data: dict, structure: FitStructure):
     """Log posterior density in the unconstrained space (prior, Jacobian and likelihood)."""
-    vals, logp = _transforms(structure, u)
-    return logp + total_loglike(vals, data, structure)
+    p, logp = layout(structure).transform(u)
+    return logp + jnp.sum(pointwise_loglike_vector(p, data, structure))
 
 
 def whitened_model(data: dict, structure: FitStructure) -> None:

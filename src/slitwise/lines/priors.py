@@ -6,9 +6,15 @@ A prior is a :class:`PriorSpec`: a kind (``uniform``, ``loguniform``, ``normal``
 ``low: "fwhm_n + 150"``. Expressions are parsed with :mod:`ast` and only numbers, parameter
 names, ``+ - * / **``, unary minus and parentheses are accepted (nothing is ``eval``-ed).
 
-The same spec gives a numpyro distribution (for MAP, SVI and NUTS) and a quantile function
-from the unit interval (for nested sampling); both take the values of the parameters the
-bounds depend on.
+The same spec gives its log density and a transform from the real line onto its support
+(what MAP, SVI and NUTS work with: a few plain ``jax.numpy`` operations per parameter, which
+keeps the compiled posterior small), a quantile function from the unit interval (for nested
+sampling) and, for users composing their own numpyro models, a numpyro distribution. All take
+the values of the parameters the bounds depend on.
+
+Transforms from an unconstrained ``u``: both bounds ``low + (high - low) sigmoid(u)``, a lower
+bound only ``low + exp(u)``, an upper bound only ``high - exp(u)``, none ``u`` (the ones
+numpyro's ``biject_to`` picks for these supports).
 """
 
 from __future__ import annotations
@@ -16,8 +22,10 @@ from __future__ import annotations
 import ast
 import dataclasses
 import functools
+import math
 import operator
 
+import jax
 import jax.numpy as jnp
 import numpyro.distributions as dist
 from jax.scipy.special import ndtr, ndtri
@@ -183,6 +191,74 @@ class PriorSpec:
             return dist.HalfNormal(v["scale"])
         return None
 
+    def support(self, params: dict):
+        """``(low, high)`` of the support; ``None`` for an open side."""
+        v = self.values(params)
+        k = self.kind
+        if k in ("uniform", "loguniform"):
+            return v["low"], v["high"]
+        if k == "truncnorm":
+            return v.get("low"), v.get("high")
+        if k == "halfnormal":
+            return 0.0, None
+        return None, None
+
+    def log_density(self, x, params: dict):
+        """Normalised log prior density at ``x`` (inside the support).
+
+        Normalising constants that depend only on numbers are computed in Python, so only
+        terms that depend on ``x`` or on other parameters enter the traced graph.
+        """
+        v = self.values(params)
+        out = self._log_density_constant(v)
+        if self.kind == "loguniform":
+            return out - jnp.log(x)
+        if self.kind in ("normal", "truncnorm", "halfnormal"):
+            return out - 0.5 * ((x - v.get("loc", 0.0)) / v["scale"]) ** 2
+        return out + 0.0 * x
+
+    def log_density_constant(self, params: dict | None = None):
+        """The part of :meth:`log_density` that does not depend on the value itself."""
+        return self._log_density_constant(self.values(params or {}))
+
+    def _log_density_constant(self, v):
+        k = self.kind
+        if k == "uniform":
+            return -_log(v["high"] - v["low"])
+        if k == "loguniform":
+            return -_log(_log(v["high"]) - _log(v["low"]))
+        out = -_log(v["scale"]) - LOG_SQRT_2PI
+        if k == "halfnormal":
+            return out + math.log(2.0)
+        if k == "truncnorm":
+            a = _ndtr((v["low"] - v["loc"]) / v["scale"]) if "low" in v else 0.0
+            b = _ndtr((v["high"] - v["loc"]) / v["scale"]) if "high" in v else 1.0
+            out = out - _log(b - a)
+        return out
+
+    def from_unconstrained(self, u, params: dict):
+        """Parameter value from an unconstrained ``u`` and the log-Jacobian ``log|dx/du|``."""
+        low, high = self.support(params)
+        if low is not None and high is not None:
+            return bounded_transform(u, low, high)
+        if low is not None:
+            return lower_transform(u, low)
+        if high is not None:
+            return upper_transform(u, high)
+        return u, 0.0 * u
+
+    def to_unconstrained(self, x, params: dict):
+        """Inverse of :meth:`from_unconstrained`."""
+        low, high = self.support(params)
+        if low is not None and high is not None:
+            p = (x - low) / (high - low)
+            return jnp.log(p) - jnp.log1p(-p)
+        if low is not None:
+            return jnp.log(x - low)
+        if high is not None:
+            return jnp.log(high - x)
+        return x
+
     def fixed_value(self, params: dict):
         """Value of a ``fixed`` parameter."""
         return self.values(params)["value"]
@@ -209,6 +285,33 @@ class PriorSpec:
     def initial_value(self, params: dict):
         """A central value (the prior median) to start optimisers from."""
         return self.ppf(0.5, params)
+
+
+LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
+
+
+def _log(x):
+    return math.log(x) if isinstance(x, float) else jnp.log(x)
+
+
+def _ndtr(x):
+    return 0.5 * math.erfc(-x / math.sqrt(2.0)) if isinstance(x, float) else ndtr(x)
+
+
+def bounded_transform(u, low, high):
+    """``low + (high - low) sigmoid(u)`` and its log-Jacobian (broadcasts)."""
+    return (low + (high - low) * jax.nn.sigmoid(u),
+            jnp.log(high - low) + jax.nn.log_sigmoid(u) + jax.nn.log_sigmoid(-u))
+
+
+def lower_transform(u, low):
+    """``low + exp(u)`` and its log-Jacobian."""
+    return low + jnp.exp(u), u
+
+
+def upper_transform(u, high):
+    """``high - exp(u)`` and its log-Jacobian."""
+    return high - jnp.exp(u), u
 
 
 def topological_order(specs: dict[str, PriorSpec]) -> list[str]:

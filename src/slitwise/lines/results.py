@@ -70,12 +70,6 @@ def _unit_of(name: str, prepared: Prepared) -> u.UnitBase:
     return u.dimensionless_unscaled
 
 
-def _thin(samples: dict, n: int, seed: int = 0) -> dict:
-    m = len(next(iter(samples.values())))
-    idx = np.random.default_rng(seed).choice(m, size=min(n, m), replace=False)
-    return {k: jnp.asarray(v[idx]) for k, v in samples.items()}
-
-
 def make_result(prepared: Prepared, post: Posterior, *, n_model_draws: int = 200) -> LineFitResult:
     """Build tables and diagnostics from a posterior."""
     st = prepared.structure
@@ -87,13 +81,19 @@ def make_result(prepared: Prepared, post: Posterior, *, n_model_draws: int = 200
     with jax.enable_x64(True):
         data = jax.tree_util.tree_map(jnp.asarray, prepared.data)
         comp = compiled(st)
-        draws = _thin(post.samples, n_model_draws)
-        models, lps = comp.models_many(draws, data)
-        med = {k: np.median(np.asarray(v), axis=0) for k, v in models.items()}
-        best = {k: jnp.asarray(post.best[k], dtype=float) for k in draws}
-        model_best, lp_best = comp.models(best, data)
-        lp_best = np.asarray(lp_best)
-    lps = np.asarray(lps)
+        m = len(post.u)
+        idx = np.random.default_rng(0).choice(m, size=min(n_model_draws, m), replace=False)
+        draws = {k: v[idx] for k, v in post.samples.items()}
+        u_best = post.info.get("u_best") if post.sampler == "map" else None
+        if u_best is None:
+            u_best = comp.unconstrain_point(post.best)
+        # the best point rides along as the last row
+        _, all_models, all_lps = comp.evaluate(np.vstack([post.u[idx], u_best]), data)
+        models = {k: v[:-1] for k, v in all_models.items()}
+        model_best = {k: v[-1] for k, v in all_models.items()}
+        med = {k: np.median(v, axis=0) for k, v in models.items()}
+        lp_best = all_lps[-1]
+    lps = all_lps[:-1]
     w = np.asarray(prepared.data["w"]) > 0
     lps = lps[:, w]
     lppd = np.sum(np.log(np.mean(np.exp(lps - lps.max(0)), axis=0)) + lps.max(0))
