@@ -32,12 +32,23 @@ def add_parser(sub) -> argparse.ArgumentParser:
     return p
 
 
-def _enable_compilation_cache() -> None:
-    """Keep compiled JAX code on disk so later runs with the same configuration skip
-    compilation (``SLITWISE_JAX_CACHE=off`` disables; default ``~/.cache/slitwise/jax``).
-    Configured by the command line only, never at library import."""
+def _configure_jax() -> None:
+    """JAX settings for a one-source command-line fit (never applied at library import).
+
+    * Compiled code is kept on disk so later runs with the same configuration skip
+      compilation (``SLITWISE_JAX_CACHE=off`` disables; default ``~/.cache/slitwise/jax``).
+    * XLA's classic CPU emitters: they compile this posterior and its sampler about 1.5x
+      faster, at about 1.3x the run time per gradient, the right trade for one fit per
+      process (``fit_many`` and the pipeline, which fit many sources in one process, keep
+      XLA's defaults). A ``xla_cpu_use_fusion_emitters`` setting already in ``XLA_FLAGS``
+      is respected.
+    """
     import os
 
+    flags = os.environ.get("XLA_FLAGS", "")
+    if "xla_cpu_use_fusion_emitters" not in flags:
+        # read when the CPU backend starts, i.e. at the first computation, after this
+        os.environ["XLA_FLAGS"] = (flags + " --xla_cpu_use_fusion_emitters=false").strip()
     path = os.environ.get(
         "SLITWISE_JAX_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "slitwise", "jax")
     )
@@ -53,7 +64,7 @@ def run(args) -> int:
     """Run the fit, write the product, print the parameter table."""
     from slitwise.lines import fit_lines, load_config, load_spectrum, write_linefit
 
-    _enable_compilation_cache()
+    _configure_jax()
 
     cfg = load_config(args.config)
     spectra, instruments = [], []

@@ -134,11 +134,9 @@ class _Compiled:
         return self.layout.to_dict(p), models, np.stack(lls)
 
     def unconstrain_point(self, values: dict) -> np.ndarray:
-        """Unconstrained vector of one point given by parameter values (evaluated eagerly:
+        """Unconstrained vector of one point given by parameter values (in Python numbers:
         a handful of scalar operations, not worth a compilation)."""
-        with jax.enable_x64(True):
-            vals = {k: jnp.asarray(float(values[k])) for k in self.layout.names}
-            return np.asarray(unconstrain(vals, self.structure))
+        return unconstrain({k: float(values[k]) for k in self.layout.names}, self.structure)
 
     def constrain_rows(self, u) -> dict[str, np.ndarray]:
         """Parameter values by name for unconstrained vectors ``u`` (..., k).
@@ -238,7 +236,9 @@ def compiled(structure: FitStructure) -> _Compiled:
 def _start_points(comp, data, n_starts, rng):
     k = len(comp.free)
     cubes = np.vstack([np.full(k, 0.5), rng.uniform(0.1, 0.9, size=(max(n_starts - 1, 0), k))])
-    return list(np.asarray(comp.cube_to_u_many(jnp.asarray(cubes))))
+    # in Python numbers: a handful of scalar operations, not worth a compilation
+    st = comp.structure
+    return [unconstrain(constrain_unit_cube([float(x) for x in c], st), st) for c in cubes]
 
 
 def _to_numpy(d):

@@ -66,7 +66,7 @@ def constrain_unit_cube(u, structure: FitStructure) -> dict:
     i = 0
     for name, spec in zip(structure.order, structure.priors, strict=True):
         if spec.kind == "fixed":
-            vals[name] = jnp.asarray(spec.fixed_value(vals), float)
+            vals[name] = spec.fixed_value(vals)
         else:
             vals[name] = spec.ppf(u[i], vals)
             i += 1
@@ -261,6 +261,8 @@ def unconstrain(vals: dict, structure: FitStructure):
         if spec.kind == "fixed":
             continue
         out.append(spec.to_unconstrained(vals[name], done))
+    if all(isinstance(x, float) for x in out):  # Python numbers in, numbers out
+        return np.array(out)
     return jnp.stack(out)
 
 

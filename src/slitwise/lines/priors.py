@@ -29,6 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpyro.distributions as dist
 from jax.scipy.special import ndtr, ndtri
+from scipy.special import ndtri as scipy_ndtri
 
 from slitwise.errors import input_error
 
@@ -252,11 +253,11 @@ class PriorSpec:
         low, high = self.support(params)
         if low is not None and high is not None:
             p = (x - low) / (high - low)
-            return jnp.log(p) - jnp.log1p(-p)
+            return _log(p) - _log(1.0 - p)
         if low is not None:
-            return jnp.log(x - low)
+            return _log(x - low)
         if high is not None:
-            return jnp.log(high - x)
+            return _log(high - x)
         return x
 
     def fixed_value(self, params: dict):
@@ -270,16 +271,16 @@ class PriorSpec:
         if k == "uniform":
             return v["low"] + u * (v["high"] - v["low"])
         if k == "loguniform":
-            lo, hi = jnp.log(v["low"]), jnp.log(v["high"])
-            return jnp.exp(lo + u * (hi - lo))
+            lo, hi = _log(v["low"]), _log(v["high"])
+            return _exp(lo + u * (hi - lo))
         if k == "normal":
-            return v["loc"] + v["scale"] * ndtri(u)
+            return v["loc"] + v["scale"] * _ndtri(u)
         if k == "truncnorm":
-            a = ndtr((v["low"] - v["loc"]) / v["scale"]) if "low" in v else 0.0
-            b = ndtr((v["high"] - v["loc"]) / v["scale"]) if "high" in v else 1.0
-            return v["loc"] + v["scale"] * ndtri(a + u * (b - a))
+            a = _ndtr((v["low"] - v["loc"]) / v["scale"]) if "low" in v else 0.0
+            b = _ndtr((v["high"] - v["loc"]) / v["scale"]) if "high" in v else 1.0
+            return v["loc"] + v["scale"] * _ndtri(a + u * (b - a))
         if k == "halfnormal":
-            return v["scale"] * ndtri(0.5 + 0.5 * u)
+            return v["scale"] * _ndtri(0.5 + 0.5 * u)
         return v["value"]
 
     def initial_value(self, params: dict):
@@ -290,12 +291,22 @@ class PriorSpec:
 LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 
 
+# Python numbers stay Python numbers (no JAX operation, nothing compiled): start points and
+# single values are computed this way, traced arrays the JAX way.
 def _log(x):
     return math.log(x) if isinstance(x, float) else jnp.log(x)
 
 
+def _exp(x):
+    return math.exp(x) if isinstance(x, float) else jnp.exp(x)
+
+
 def _ndtr(x):
     return 0.5 * math.erfc(-x / math.sqrt(2.0)) if isinstance(x, float) else ndtr(x)
+
+
+def _ndtri(x):
+    return float(scipy_ndtri(x)) if isinstance(x, float) else ndtri(x)
 
 
 def bounded_transform(u, low, high):
