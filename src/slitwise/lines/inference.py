@@ -160,8 +160,8 @@ class _Compiled:
         for i in range(k):
             du = np.zeros(k)
             du[i] = step
-            gp = np.asarray(self.value_and_grad(jnp.asarray(u + du), data)[1])
-            gm = np.asarray(self.value_and_grad(jnp.asarray(u - du), data)[1])
+            gp = np.asarray(self.value_and_grad(u + du, data)[1])
+            gm = np.asarray(self.value_and_grad(u - du, data)[1])
             hess[i] = (gp - gm) / (2 * step)
         return 0.5 * (hess + hess.T)
 
@@ -177,33 +177,34 @@ class _Compiled:
         the posterior's gradient once, in its integrator, not a second time for its start.
         """
         key = (warmup, samples, target_accept, max_tree_depth)
-        if key not in self._mcmc:
-            structure = self.structure
+        if key in self._mcmc:
+            return self._mcmc[key]
+        structure = self.structure
 
-            def potential_gen(data):
-                def pot(xi):
-                    u = data["u_map"] + data["chol"] @ xi
-                    return -log_posterior(u, data, structure)
+        def potential_gen(data):
+            def pot(xi):
+                u = data["u_map"] + data["chol"] @ xi
+                return -log_posterior(u, data, structure)
 
-                return pot
+            return pot
 
-            init_kernel, sample_kernel = hmc(potential_fn_gen=potential_gen, algo="NUTS")
+        init_kernel, sample_kernel = hmc(potential_fn_gen=potential_gen, algo="NUTS")
 
-            def run(rng_key, data, xi0, pe0, grad0):
-                state = init_kernel(
-                    ParamInfo(xi0, pe0, grad0), warmup, target_accept_prob=target_accept,
-                    max_tree_depth=max_tree_depth, model_args=(data,), rng_key=rng_key,
-                )
+        def run(rng_key, data, xi0, pe0, grad0):
+            state = init_kernel(
+                ParamInfo(xi0, pe0, grad0), warmup, target_accept_prob=target_accept,
+                max_tree_depth=max_tree_depth, model_args=(data,), rng_key=rng_key,
+            )
 
-                def body(st, _):
-                    st = sample_kernel(st, model_args=(data,))
-                    return st, (st.z, st.diverging, st.num_steps)
+            def body(st, _):
+                st = sample_kernel(st, model_args=(data,))
+                return st, (st.z, st.diverging, st.num_steps)
 
-                _, (z, div, nsteps) = jax.lax.scan(body, state, None, length=warmup + samples)
-                return z[warmup:], div[warmup:], nsteps[warmup:]
+            _, (z, div, nsteps) = jax.lax.scan(body, state, None, length=warmup + samples)
+            return z[warmup:], div[warmup:], nsteps[warmup:]
 
-            with jax.enable_x64(True):
-                self._mcmc[key] = jax.jit(run)
+        with jax.enable_x64(True):
+            self._mcmc[key] = jax.jit(run)
         return self._mcmc[key]
 
     def svi(self, step_size, steps, particles):
@@ -245,11 +246,26 @@ def _to_numpy(d):
     return {k: np.asarray(v, dtype=float) for k, v in d.items()}
 
 
+def _laplace_cov(hess):
+    """Covariance from a Hessian, with non-positive curvature clipped; and how many
+    directions were clipped."""
+    w, v = np.linalg.eigh(hess)
+    bad = int(np.sum(w <= 0))
+    w = np.clip(w, 1e-12 * max(w.max(), 1e-300), None)
+    return (v / w) @ v.T, bad
+
+
 def _map_point(comp, data, n_starts, seed):
+    """Best optimum over the start points, and the Hessian there."""
     from scipy.optimize import minimize
 
+    # L-BFGS-B rather than BFGS: a failed line search is reported in the result instead of
+    # a LineSearchWarning (warnings filters are process-global, so fits running on threads
+    # could not silence it safely)
+    opts = {"maxiter": 5000, "gtol": 1e-6, "ftol": 1e-12, "maxcor": 20}
+
     def fun(u):
-        val, grad = comp.value_and_grad(jnp.asarray(u), data)
+        val, grad = comp.value_and_grad(u, data)  # numpy in: no jnp.asarray per call
         val = float(val)
         if not np.isfinite(val):
             return 1e300, np.zeros_like(u)
@@ -257,16 +273,12 @@ def _map_point(comp, data, n_starts, seed):
 
     best_u, best_f = None, np.inf
     for u0 in _start_points(comp, data, n_starts, np.random.default_rng(seed)):
-        # L-BFGS-B rather than BFGS: same optima here, and a failed line search is reported in
-        # the result instead of a LineSearchWarning (warnings filters are process-global, so
-        # fits running on threads could not silence it safely)
-        opts = {"maxiter": 5000, "gtol": 1e-6, "ftol": 1e-12, "maxcor": 20}
-        res = minimize(fun, u0, jac=True, method="L-BFGS-B", options=opts)
+        res = minimize(fun, np.asarray(u0, float), jac=True, method="L-BFGS-B", options=opts)
         if res.fun < best_f:
             best_u, best_f = res.x, float(res.fun)
-    if best_u is None or not np.isfinite(best_f):
+    if best_u is None or not np.isfinite(best_f) or best_f >= 1e300:
         raise RuntimeError("MAP optimisation failed from every start point")
-    return jnp.asarray(best_u), best_f
+    return best_u, best_f, comp.hessian(best_u, data)
 
 
 def run_map(structure, data, *, n_starts=4, n_draws=2000, seed=0) -> Posterior:
@@ -287,27 +299,34 @@ def run_map(structure, data, *, n_starts=4, n_draws=2000, seed=0) -> Posterior:
     comp = compiled(structure)
     with jax.enable_x64(True):
         data = _jnp_data(data)
-        u_best, f_best = _map_point(comp, data, n_starts, seed)
-        hess = comp.hessian(u_best, data)
-        w, v = np.linalg.eigh(hess)
-        if np.any(w <= 0):
-            warnings.warn(
-                f"MAP Hessian not positive definite ({int(np.sum(w <= 0))} directions); "
-                "Laplace errors are unreliable",
-                InferenceWarning,
-                stacklevel=2,
-            )
-        w = np.clip(w, 1e-12 * max(w.max(), 1e-300), None)
-        cov = (v / w) @ v.T
-        rng = np.random.default_rng(seed + 1)
-        draws = rng.multivariate_normal(np.asarray(u_best), cov, size=n_draws, method="cholesky")
-        rows = comp.constrain_rows(np.vstack([np.asarray(u_best)[None], draws]))
-        samples = {k: v[1:] for k, v in rows.items()}
-        best = {k: float(v[0]) for k, v in rows.items()}
+        u_best, f_best, hess = _map_point(comp, data, n_starts, seed)
+    return laplace_posterior(comp, u_best, f_best, hess, n_draws=n_draws, seed=seed,
+                             settings=dict(n_starts=n_starts, n_draws=n_draws, seed=seed),
+                             t0=t0)
+
+
+def laplace_posterior(comp, u_best, f_best, hess, *, n_draws, seed, settings, t0) -> Posterior:
+    """The MAP posterior: the optimum, Gaussian (Laplace) draws around it in the
+    unconstrained space and their parameter values."""
+    cov, bad = _laplace_cov(hess)
+    if bad:
+        warnings.warn(
+            f"MAP Hessian not positive definite ({bad} directions); "
+            "Laplace errors are unreliable",
+            InferenceWarning,
+            stacklevel=3,
+        )
+    u_best = np.asarray(u_best, float)
+    rng = np.random.default_rng(seed + 1)
+    draws = rng.multivariate_normal(u_best, cov, size=n_draws, method="cholesky")
+    with jax.enable_x64(True):
+        rows = comp.constrain_rows(np.vstack([u_best[None], draws]))
+    samples = {k: v[1:] for k, v in rows.items()}
+    best = {k: float(v[0]) for k, v in rows.items()}
     return Posterior(
-        "map", samples, best, dict(n_starts=n_starts, n_draws=n_draws, seed=seed),
-        dict(neg_log_posterior=f_best, time_s=time.perf_counter() - t0,
-             u_best=np.asarray(u_best), cov_u=cov),
+        "map", samples, best, settings,
+        dict(neg_log_posterior=f_best, time_s=time.perf_counter() - t0, u_best=u_best,
+             cov_u=cov),
         u=draws,
     )
 
@@ -365,8 +384,6 @@ def run_nuts(structure, data, *, warmup=500, samples=500, chains=1, seed=0,
     and diagonal mass matrix adapted during warmup. The compiled sampler is cached per
     structure and settings, so further sources reuse it. Chains run one after the other.
     """
-    from numpyro.diagnostics import summary
-
     t0 = time.perf_counter()
     comp = compiled(structure)
     init = init or run_map(structure, data, seed=seed, n_draws=10)
@@ -387,30 +404,40 @@ def run_nuts(structure, data, *, warmup=500, samples=500, chains=1, seed=0,
             xis.append(np.asarray(xi))
             divs.append(np.asarray(div))
             steps.append(np.asarray(nst))
-        u = u_map + np.stack(xis) @ chol.T  # (chains, n, k)
+    return nuts_posterior(comp, np.stack(xis), divs, steps, u_map, chol,
+                          dict(warmup=warmup, samples=samples, chains=chains, seed=seed,
+                               target_accept=target_accept), t0)
+
+
+def nuts_posterior(comp, xi, divs, steps, u_map, chol, settings, t0) -> Posterior:
+    """Samples, R-hat, effective sample sizes and divergences from whitened NUTS draws
+    ``xi`` (chains, n, k) around ``u_map`` with Cholesky factor ``chol``."""
+    from numpyro.diagnostics import summary
+
+    k = xi.shape[-1]
+    chains = xi.shape[0]
+    u = u_map + xi @ chol.T  # (chains, n, k)
+    with jax.enable_x64(True):
         grouped = comp.constrain_rows(u)
-        flat = {n: v.reshape(-1) for n, v in grouped.items()}
-        extra = dict(diverging=np.concatenate(divs), num_steps=np.concatenate(steps))
-        sm = summary({n: grouped[n] for n in comp.free})
+    flat = {n: v.reshape(-1) for n, v in grouped.items()}
+    sm = summary({n: grouped[n] for n in comp.free})
     rhat = {k: float(v["r_hat"]) for k, v in sm.items()}
     ess = {k: float(v["n_eff"]) for k, v in sm.items()}
-    div = int(np.sum(np.asarray(extra["diverging"])))
+    div = int(np.sum(np.concatenate([np.asarray(d) for d in divs])))
     if div:
-        warnings.warn(f"NUTS: {div} divergent transitions", InferenceWarning, stacklevel=2)
+        warnings.warn(f"NUTS: {div} divergent transitions", InferenceWarning, stacklevel=3)
     if chains > 1 and max(rhat.values()) > 1.05:
         warnings.warn(
             f"NUTS: R-hat up to {max(rhat.values()):.3f} (> 1.05); run longer",
             InferenceWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
     best = {k: float(np.median(v)) for k, v in flat.items()}
     return Posterior(
-        "nuts", flat, best,
-        dict(warmup=warmup, samples=samples, chains=chains, seed=seed,
-             target_accept=target_accept),
+        "nuts", flat, best, settings,
         dict(divergences=div, r_hat=rhat, ess=ess, min_ess=float(min(ess.values())),
              max_r_hat=float(np.nanmax(list(rhat.values()))),
-             mean_steps=float(np.mean(np.asarray(extra["num_steps"]))),
+             mean_steps=float(np.mean(np.concatenate([np.asarray(x) for x in steps]))),
              time_s=time.perf_counter() - t0),
         u=u.reshape(-1, k),
     )
