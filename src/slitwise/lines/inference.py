@@ -255,8 +255,13 @@ def _laplace_cov(hess):
     return (v / w) @ v.T, bad
 
 
-def _map_point(comp, data, n_starts, seed):
-    """Best optimum over the start points, and the Hessian there."""
+def _map_point(comp, data, n_starts, seed, agree=1e-4):
+    """Best optimum over the start points, and the Hessian there.
+
+    Starts run one after the other and stop early once two of them have reached the best
+    value found (within ``agree`` in log posterior): the basin has then been found twice
+    from different places. Otherwise every start runs.
+    """
     from scipy.optimize import minimize
 
     # L-BFGS-B rather than BFGS: a failed line search is reported in the result instead of
@@ -271,11 +276,14 @@ def _map_point(comp, data, n_starts, seed):
             return 1e300, np.zeros_like(u)
         return val, np.asarray(grad, dtype=float)
 
-    best_u, best_f = None, np.inf
+    best_u, best_f, values = None, np.inf, []
     for u0 in _start_points(comp, data, n_starts, np.random.default_rng(seed)):
         res = minimize(fun, np.asarray(u0, float), jac=True, method="L-BFGS-B", options=opts)
+        values.append(float(res.fun))
         if res.fun < best_f:
             best_u, best_f = res.x, float(res.fun)
+        if sum(v <= best_f + agree for v in values) >= 2:
+            break
     if best_u is None or not np.isfinite(best_f) or best_f >= 1e300:
         raise RuntimeError("MAP optimisation failed from every start point")
     return best_u, best_f, comp.hessian(best_u, data)
@@ -289,7 +297,8 @@ def run_map(structure, data, *, n_starts=4, n_draws=2000, seed=0) -> Posterior:
     structure, data
         From :func:`slitwise.lines.prepare.prepare`.
     n_starts : int
-        Optimiser start points: the prior medians plus random prior quantiles in [0.1, 0.9].
+        Optimiser start points: the prior medians plus random prior quantiles in [0.1, 0.9]
+        (at most; the search stops once two starts agree on the best optimum).
     n_draws : int
         Samples drawn from the Laplace approximation.
     seed : int
