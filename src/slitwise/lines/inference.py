@@ -125,7 +125,7 @@ class _Compiled:
         u = np.atleast_2d(np.asarray(u, float))
         ps, ms, lls = [], [], []
         for row in u:  # stacked in numpy: an eager jnp.stack of n arrays compiles per n
-            (_, (p, m, pll)), _ = self._value_and_grad(jnp.asarray(row), data)
+            (_, (p, m, pll)), _ = self._value_and_grad(row, data)
             ps.append(np.asarray(p))
             ms.append({k: np.asarray(v) for k, v in m.items()})
             lls.append(np.asarray(pll))

@@ -1,6 +1,7 @@
 """The forward model and the numpyro model of a joint line fit.
 
-Everything here is a pure function of a parameter dict, the data dict of
+Everything here is a pure function of the parameters (a dict by name, or inside the compiled
+posterior the full vector of :mod:`slitwise.lines.params`), the data dict of
 :func:`slitwise.lines.prepare.prepare` (passed as an argument, never closed over) and the
 static :class:`~slitwise.lines.prepare.FitStructure`. Wavelengths are in micron, fluxes in the
 configuration's ``flux_unit`` and flux densities in ``flux_unit`` per micron.
