@@ -30,8 +30,7 @@ from numpyro.infer.util import ParamInfo
 from slitwise.lines.model import (
     constrain_unit_cube,
     log_posterior,
-    pointwise_loglike_vector,
-    predict_vector,
+    log_posterior_parts,
     total_loglike,
     unconstrain,
     whitened_model,
@@ -96,10 +95,8 @@ class _Compiled:
         with jax.enable_x64(True):
 
             def potential(u, data):
-                p, logp = self.layout.transform(u)
-                m = predict_vector(p, data, structure)
-                pll = pointwise_loglike_vector(p, data, structure, m)
-                return -(logp + jnp.sum(pll)), (p, m, pll)
+                logpost, parts = log_posterior_parts(u, data, structure)
+                return -logpost, parts
 
             self._value_and_grad = jax.jit(jax.value_and_grad(potential, has_aux=True))
             # samples -> parameters: the transform alone, vectorised (a small compilation,
@@ -240,10 +237,6 @@ def _start_points(comp, data, n_starts, rng):
     # in Python numbers: a handful of scalar operations, not worth a compilation
     st = comp.structure
     return [unconstrain(constrain_unit_cube([float(x) for x in c], st), st) for c in cubes]
-
-
-def _to_numpy(d):
-    return {k: np.asarray(v, dtype=float) for k, v in d.items()}
 
 
 def _laplace_cov(hess):

@@ -40,9 +40,9 @@ __all__ = [
     "total_loglike",
     "numpyro_model",
     "constrain_unit_cube",
-    "constrain",
     "unconstrain",
     "log_posterior",
+    "log_posterior_parts",
     "whitened_model",
 ]
 
@@ -148,8 +148,8 @@ def predict_vector(p, data: dict, structure: FitStructure) -> dict:
     z0 = data["z0"]
     spec, win = data["spec"], data["win"]
     sp = structure.spectra
-    pix = p[np.array([lay.idx(s.pix_offset) for s in sp])]
-    rscale = p[np.array([lay.idx(s.r_scale, "one") for s in sp])]
+    pix = lay.take(p, [s.pix_offset for s in sp])
+    rscale = lay.take(p, [s.r_scale for s in sp], default="one")
     width = data["hi"] - data["lo"]
     # shifted pixel edges; neighbouring pixels share theirs (lines are evaluated per edge)
     espec, ilo, ihi = data["edge_spec"], data["ilo"], data["ihi"]
@@ -159,8 +159,7 @@ def predict_vector(p, data: dict, structure: FitStructure) -> dict:
     a, b = data["win_lo"][win], data["win_hi"][win]
     t = 2.0 * (lam - a) / (b - a) - 1.0
     mid_rest = 0.5 * (a + b) / (1 + z0)
-    coef = p[np.array([[lay.idx(n) for n in names] for names in structure.continuum_params])]
-    coef = coef[win]  # (npix, ncoef)
+    coef = lay.take(p, structure.continuum_params)[win]  # (npix, ncoef)
     ncoef = len(structure.continuum_params[0])
     cont = data["cont_scale"][win] * _continuum(
         structure.continuum_form, [coef[:, k] for k in range(ncoef)], t, lam, mid_rest, z0
@@ -173,7 +172,7 @@ def predict_vector(p, data: dict, structure: FitStructure) -> dict:
             groups.setdefault(line.profile, []).append(i)
 
     def gather(lines, role):
-        return p[np.array([lay.idx(ln.param(role)) for ln in lines])]
+        return lay.take(p, [ln.param(role) for ln in lines])
 
     for profile, idx in groups.items():
         lines = [structure.lines[i] for i in idx]
@@ -227,7 +226,7 @@ def pointwise_loglike_vector(p, data: dict, structure: FitStructure, model=None)
     """:func:`pointwise_loglike` from the full parameter vector."""
     lay = layout(structure)
     model = predict_vector(p, data, structure) if model is None else model
-    escale = p[np.array([lay.idx(s.error_scale, "one") for s in structure.spectra])]
+    escale = lay.take(p, [s.error_scale for s in structure.spectra], default="one")
     err = data["err"] * escale[data["spec"]]
     if structure.likelihood == "student_t":
         lp = dist.StudentT(structure.nu, model["total"], err).log_prob(data["flux"])
@@ -248,12 +247,6 @@ def numpyro_model(data: dict, structure: FitStructure) -> None:
     numpyro.factor("loglike", total_loglike(vals, data, structure))
 
 
-def constrain(u, structure: FitStructure) -> dict:
-    """Parameter values (all, fixed included) by name from the unconstrained free vector."""
-    lay = layout(structure)
-    return lay.to_dict(lay.transform(u)[0])
-
-
 def unconstrain(vals: dict, structure: FitStructure):
     """Unconstrained vector of the free parameters from their values."""
     out, done = [], {}
@@ -267,10 +260,18 @@ def unconstrain(vals: dict, structure: FitStructure):
     return jnp.stack(out)
 
 
+def log_posterior_parts(u, data: dict, structure: FitStructure):
+    """Log posterior in the unconstrained space (prior, Jacobian and likelihood) and, beside
+    it, what it was computed from: ``(logpost, (p, model, pointwise_loglike))``."""
+    p, logp = layout(structure).transform(u)
+    model = predict_vector(p, data, structure)
+    pll = pointwise_loglike_vector(p, data, structure, model)
+    return logp + jnp.sum(pll), (p, model, pll)
+
+
 def log_posterior(u, data: dict, structure: FitStructure):
     """Log posterior density in the unconstrained space (prior, Jacobian and likelihood)."""
-    p, logp = layout(structure).transform(u)
-    return logp + jnp.sum(pointwise_loglike_vector(p, data, structure))
+    return log_posterior_parts(u, data, structure)[0]
 
 
 def whitened_model(data: dict, structure: FitStructure) -> None:

@@ -151,6 +151,13 @@ class Layout:
         return jnp.stack([jnp.asarray(vals[n], float) for n in self.names]
                          + [jnp.asarray(0.0), jnp.asarray(1.0)])
 
+    def take(self, p, names, default: str = "zero"):
+        """Values of ``names`` (nested lists give a matching array) from ``p``; a missing
+        name (None) gives the constant 0 or 1 (``default``). One static gather."""
+        idx = np.vectorize(lambda n: self.idx(n, default), otypes=[int])(
+            np.array(names, dtype=object))
+        return p[idx]
+
     def idx(self, name: str | None, default: str = "zero") -> int:
         """Position of a parameter in ``p``, or of the constant 0 / 1 when ``name`` is None."""
         if name is None:
