@@ -99,6 +99,9 @@ class _Compiled:
                 return -logpost, parts
 
             self._value_and_grad = jax.jit(jax.value_and_grad(potential, has_aux=True))
+            # many points at once, without gradients (results: posterior draws' models)
+            self._evaluate_rows = jax.jit(jax.vmap(
+                lambda u, data: log_posterior_parts(u, data, structure)[1], in_axes=(0, None)))
             # samples -> parameters: the transform alone, vectorised (a small compilation,
             # and thousands of rows cost nothing, which matters when many sources are fitted)
             self._transform_rows = jax.jit(jax.vmap(lambda u: self.layout.transform(u)[0]))
@@ -120,15 +123,13 @@ class _Compiled:
         with the keys of :func:`~slitwise.lines.model.predict`, ``pll`` (n, npix).
         """
         u = np.atleast_2d(np.asarray(u, float))
-        ps, ms, lls = [], [], []
-        for row in u:  # stacked in numpy: an eager jnp.stack of n arrays compiles per n
-            (_, (p, m, pll)), _ = self._value_and_grad(row, data)
-            ps.append(np.asarray(p))
-            ms.append({k: np.asarray(v) for k, v in m.items()})
-            lls.append(np.asarray(pll))
-        p = np.stack(ps)
-        models = {k: np.stack([m[k] for m in ms]) for k in ms[0]}
-        return self.layout.to_dict(p), models, np.stack(lls)
+        n = u.shape[0]
+        npad = -(-n // _EVAL_ROWS) * _EVAL_ROWS  # few shapes: one compilation serves all
+        u = np.vstack([u, np.repeat(u[-1:], npad - n, axis=0)])
+        with jax.enable_x64(True):
+            p, m, pll = self._evaluate_rows(u, data)
+        models = {k: np.asarray(v)[:n] for k, v in m.items()}
+        return self.layout.to_dict(np.asarray(p)[:n]), models, np.asarray(pll)[:n]
 
     def unconstrain_point(self, values: dict) -> np.ndarray:
         """Unconstrained vector of one point given by parameter values (in Python numbers:
@@ -225,6 +226,9 @@ def _whitened_data(data, post: Posterior):
     return out
 
 
+_EVAL_ROWS = 256
+
+
 @functools.lru_cache(maxsize=32)
 def compiled(structure: FitStructure) -> _Compiled:
     """The (cached) compiled functions of a structure."""
@@ -248,21 +252,36 @@ def _laplace_cov(hess):
     return (v / w) @ v.T, bad
 
 
+def _preconditioner(hess):
+    """Linear map ``M`` with ``M.T @ |H| @ M ~ I``: eigenvalues taken in absolute value and
+    floored, so that it is defined far from an optimum too."""
+    w, v = np.linalg.eigh(hess)
+    w = np.abs(w)
+    w = np.maximum(w, 1e-10 * max(w.max(), 1e-300))
+    return v / np.sqrt(w)
+
+
 def _map_point(comp, data, n_starts, seed, agree=1e-4):
     """Best optimum over the start points, and the Hessian there.
 
     Starts run one after the other and stop early once two of them have reached the best
     value found (within ``agree`` in log posterior): the basin has then been found twice
     from different places. Otherwise every start runs.
+
+    Each start is optimised in preconditioned coordinates ``u = u0 + M v``, where ``M``
+    whitens the (finite-difference) Hessian at the start point, eigenvalues taken in absolute
+    value. Redshift, widths and fluxes have curvatures orders of magnitude apart in ``u``; on
+    the line-fit benchmark the start at the prior medians needs ~120 evaluations instead of
+    ~320 (random starts far from the optimum gain less). The optimum does not depend on ``M``.
     """
     from scipy.optimize import minimize
 
     # L-BFGS-B rather than BFGS: a failed line search is reported in the result instead of
     # a LineSearchWarning (warnings filters are process-global, so fits running on threads
     # could not silence it safely)
-    opts = {"maxiter": 5000, "gtol": 1e-6, "ftol": 1e-12, "maxcor": 20}
+    opts = {"maxiter": 5000, "gtol": 1e-7, "ftol": 1e-13, "maxcor": 20}
 
-    def fun(u):
+    def fun_u(u):
         val, grad = comp.value_and_grad(u, data)  # numpy in: no jnp.asarray per call
         val = float(val)
         if not np.isfinite(val):
@@ -271,10 +290,18 @@ def _map_point(comp, data, n_starts, seed, agree=1e-4):
 
     best_u, best_f, values = None, np.inf, []
     for u0 in _start_points(comp, data, n_starts, np.random.default_rng(seed)):
-        res = minimize(fun, np.asarray(u0, float), jac=True, method="L-BFGS-B", options=opts)
+        u0 = np.asarray(u0, float)
+        h = comp.hessian(u0, data)
+        m = _preconditioner(h) if np.all(np.isfinite(h)) else np.eye(u0.size)
+
+        def fun(v, u0=u0, m=m):
+            val, grad = fun_u(u0 + m @ v)
+            return val, m.T @ grad
+
+        res = minimize(fun, np.zeros(u0.size), jac=True, method="L-BFGS-B", options=opts)
         values.append(float(res.fun))
         if res.fun < best_f:
-            best_u, best_f = res.x, float(res.fun)
+            best_u, best_f = u0 + m @ res.x, float(res.fun)
         if sum(v <= best_f + agree for v in values) >= 2:
             break
     if best_u is None or not np.isfinite(best_f) or best_f >= 1e300:
