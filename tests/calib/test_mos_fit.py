@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import types
 
 import astropy.units as u
 import numpy as np
@@ -16,7 +17,13 @@ from slitwise.calib.instrument_file import write_instrument
 from slitwise.calib.mask_file import Mask, Slit, write_mask
 from slitwise.calib.models import load_model
 from slitwise.calib.rectify import rectify_slit, subtract_sky_along_slit
-from slitwise.calib.refine import lines_table, read_lines_table, refit_from_lines
+from slitwise.calib.refine import (
+    edges_table,
+    lines_table,
+    read_edges_table,
+    read_lines_table,
+    refit_from_lines,
+)
 from slitwise.calib.stage import read_stored_arcs, write_stored_arcs
 from slitwise.cli import calib as calib_cli
 from slitwise.errors import SlitwiseInputError
@@ -231,15 +238,22 @@ def test_cli_fit_and_rectify(mos, tmp_path, capsys):
     table = Table.read(tmp_path / "fit" / "lines.ecsv")
     table["use"][:5] = 0
     table.write(tmp_path / "edited.ecsv", format="ascii.ecsv")
+    edges = Table.read(tmp_path / "fit" / "edges.ecsv")
+    assert set(edges["t"]) == {0.0, 1.0} and np.max(np.abs(edges["residual"])) < 0.1
+    edges["s"] += 0.25  # every slit end 0.25 px up (e.g. the flat known to be offset)
+    edges.write(tmp_path / "edges.ecsv", format="ascii.ecsv")
     args = parser.parse_args(
         ["calib", "refit", "--model", str(tmp_path / "fit" / "model.yaml"), "--mask", str(mask),
-         "--lines", str(tmp_path / "edited.ecsv"), "--frame", str(tmp_path / "arc.fits"),
-         "--out", str(tmp_path / "refit")]
+         "--lines", str(tmp_path / "edited.ecsv"), "--edges", str(tmp_path / "edges.ecsv"),
+         "--frame", str(tmp_path / "arc.fits"), "--out", str(tmp_path / "refit")]
     )  # fmt: skip
     assert args.func(args) == 0
     refit = Table.read(tmp_path / "refit" / "lines.ecsv")
     assert list(refit["use"][:5]) == [0] * 5 and len(refit) == len(table)
     assert (tmp_path / "refit" / "qa_model.png").is_file()
+    moved = Table.read(tmp_path / "refit" / "edges.ecsv")
+    # the refitted model follows the edit
+    assert np.allclose(moved["model_s"] - edges["model_s"], 0.25, atol=0.02)
 
 
 def test_manual_line_edits_fix_a_misidentified_slice(mos):
@@ -265,6 +279,46 @@ def test_manual_line_edits_fix_a_misidentified_slice(mos):
     assert rms_vs_truth(broken, victim_slit) > 0.05
     assert max(rms_vs_truth(fixed, s) for s in frames.mask.science) < 0.05
     assert rms < 0.06 and victim in per_slit
+
+
+def test_manual_edge_edits_fix_mistraced_slits(mos):
+    # Both ends of two slits 1.5 px off (what an edge traced on the wrong side of a gap does),
+    # refit from the edge table: those slits' traces go wrong. Mark the rows use = 0 (the
+    # manual fix), refit: every slit is back within the traces target (0.1 px RMS).
+    frames, result = mos
+    lines = lines_table(result.model, result.samples)
+    edges = edges_table(result.model, result.edges)
+    same, _, _ = refit_from_lines(result.model, frames.mask, lines, edges=edges)
+    science = frames.mask.science
+
+    def rms(model, slits):
+        err = _edge_errors(frames, types.SimpleNamespace(model=model), slits)
+        return float(np.sqrt(np.mean(err**2)))
+
+    assert rms(same, science) < 0.05
+    victims = [int(s.id) for s in science[2:4]]
+    rows = np.isin(np.asarray(edges["slit_id"]), victims)
+    edges["s"][rows] = edges["s"][rows] + 1.5 * u.pix
+    broken, _, _ = refit_from_lines(result.model, frames.mask, lines, edges=edges)
+    assert rms(broken, [frames.mask.by_id(v) for v in victims]) > 0.5
+    edges["use"][rows] = 0
+    fixed, _, _ = refit_from_lines(result.model, frames.mask, lines, edges=edges)
+    assert rms(fixed, science) < 0.1
+    edges["use"][:] = 0
+    with pytest.raises(SlitwiseInputError, match="only 0 edges kept"):
+        refit_from_lines(result.model, frames.mask, lines, edges=edges)
+
+
+def test_edge_table_errors(tmp_path):
+    path = tmp_path / "edges.ecsv"
+    Table({"slit_id": [1], "t": [0.0], "x_mm": [0.0], "y_mm": [0.0], "s": [np.nan],
+           "use": [1]}).write(path, format="ascii.ecsv")  # fmt: skip
+    with pytest.raises(SlitwiseInputError, match=r"edges.ecsv.*1 rows with a non-finite"):
+        read_edges_table(path)
+    Table({"slit_id": [1], "t": [0.0], "x_mm": [0.0], "y_mm": [0.0], "use": [1]}).write(
+        path, format="ascii.ecsv", overwrite=True)
+    with pytest.raises(SlitwiseInputError, match=r"edges.ecsv: column 's'.*missing"):
+        read_edges_table(path)
 
 
 def test_line_table_errors(tmp_path):

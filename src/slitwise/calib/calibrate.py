@@ -61,7 +61,8 @@ class CalibrationResult:
     ``slits`` columns: ``slit_id``, ``flag`` (:class:`SlitFlag`), ``d_ref``/``s_ref``
     (fitted reference position of the slit centre, pixels), ``n_lines``, ``ids_rms`` (pixels).
     ``arc_spectra``: ``(slit_id, t) -> arc flux`` of every slice; ``tuned``: fitted from a
-    stored model rather than blind.
+    stored model rather than blind; ``edges``: the measured slit ends the spatial part of OPT
+    was fitted to, ``(slit_id, t, x_mm, y_mm, s)`` (see :func:`slitwise.calib.refine.edges_table`).
     """
 
     model: SpectrographModel
@@ -73,6 +74,7 @@ class CalibrationResult:
     ids_rms: float
     arc_spectra: dict = dataclasses.field(default_factory=dict)
     tuned: bool = False
+    edges: list = dataclasses.field(default_factory=list)
 
 
 def _slices(n: int) -> np.ndarray:
@@ -197,7 +199,7 @@ def fit_models(
     else:
         guesses, arc_fwhm = _blind_guesses(spectra, slits, d_guess, lamps, config)
     samples, d_ref_slice = _collect(spectra, guesses, catalog, slits, flags, config)
-    opt, crv, ids, opt_rms, crv_rms, ids_rms, per_slit = _fit_three(
+    opt, crv, ids, opt_rms, crv_rms, ids_rms, per_slit, edges = _fit_three(
         samples,
         d_ref_slice,
         traces,
@@ -219,7 +221,7 @@ def fit_models(
             guesses[key] = GridGuess(cols[ok], lam[ok])
     flags[:] &= ~(SlitFlag.NO_ARC_SOLUTION | SlitFlag.FEW_LINES)
     samples, d_ref_slice = _collect(spectra, guesses, catalog, slits, flags, config, tol_px=0.6)
-    opt, crv, ids, opt_rms, crv_rms, ids_rms, per_slit = _fit_three(
+    opt, crv, ids, opt_rms, crv_rms, ids_rms, per_slit, edges = _fit_three(
         samples,
         d_ref_slice,
         traces,
@@ -261,6 +263,7 @@ def fit_models(
         opt_rms=opt_rms,
         crv_rms=crv_rms,
         ids_rms=ids_rms,
+        edges=edges,
     )
 
 
@@ -405,7 +408,7 @@ def _fit_three(
         raise input_error("arc", f"only {len(dd)} reference positions measured; cannot fit OPT")
     # Spatial positions: both edges of every traced slit, at the reference column of that end
     # (linear in t through the slices of the slit; constant for a single slice).
-    sx, sy, ss = [], [], []
+    sx, sy, ss, edges = [], [], [], []
     for i, tr in traces.items():
         ts = np.array([k[1] for k in d_ref_slice if k[0] == i])
         if ts.size == 0:
@@ -417,6 +420,7 @@ def _fit_three(
             sx.append(xe)
             sy.append(ye)
             ss.append(float(tr.at(np.polyval(coef, te), te)))
+            edges.append((slits[i].id, te, float(xe), float(ye), ss[-1]))
     opt, opt_rms = fit_optical(
         (np.array(dx), np.array(dy), np.array(dd)),
         (np.array(sx), np.array(sy), np.array(ss)),
@@ -438,4 +442,4 @@ def _fit_three(
         order=ids_order,
         degrees=ids_degrees,
     )
-    return opt, crv, ids, opt_rms, crv_rms, ids_rms, per_slit
+    return opt, crv, ids, opt_rms, crv_rms, ids_rms, per_slit, edges

@@ -18,9 +18,30 @@ use        1 to use the line, 0 to drop it -- edit to reject a misidentification
 Any text editor or ``astropy.table`` can change ``wave`` and ``use`` (or delete rows);
 :func:`refit_from_lines` (``slitwise calib refit``) re-reads the table and refits the
 dispersion-axis part of the optical model and the inverse dispersion solution from the lines
-kept, keeping the spatial part (optical model across dispersion, curvature) that came from the
-flat. A slit whose lines are all dropped keeps no dispersion constraint of its own; the global
+kept. A slit whose lines are all dropped keeps no dispersion constraint of its own; the global
 polynomials carry it.
+
+Slit positions across dispersion are edited in ``edges.ecsv``, also written by every fit: one
+row per slit end that the spatial part of the optical model was fitted to.
+
+=========  ===========================================================================
+column     meaning
+=========  ===========================================================================
+slit_id    slit of the mask description
+t          0 or 1: which end of the slit
+x_mm/y_mm  mask position of that end (mm)
+s          measured position across dispersion at the reference wavelength (pixels,
+           from the flat's edge trace) -- edit to move the edge
+model_s    where the fitted optical model puts it (pixels)
+residual   ``s - model_s`` (pixels)
+use        1 to use the edge, 0 to drop it (e.g. an edge traced on a neighbouring slit)
+=========  ===========================================================================
+
+``slitwise calib refit --edges edges.ecsv`` then refits the spatial part of the optical model
+from the rows kept; without it the spatial part is kept as stored. The curvature model
+(trace shapes relative to the reference position) is kept in both cases. The refit rejects
+outliers as the automatic fit does (beyond 4 sigma and 0.3 px): one end moved far from what
+its neighbours imply is rejected, not followed; drop wrong rows with ``use`` = 0.
 """
 
 from __future__ import annotations
@@ -49,6 +70,10 @@ __all__ = [
     "column_values",
     "with_model_columns",
     "refit_from_lines",
+    "EDGE_COLUMNS",
+    "edges_table",
+    "with_edge_model_columns",
+    "read_edges_table",
 ]
 
 #: Columns :func:`read_lines_table` requires.
@@ -72,6 +97,67 @@ def lines_table(model: SpectrographModel, samples: list[LineSample]) -> QTable:
         "to 0 to drop it, then run: slitwise calib refit --lines THIS_FILE ...",
     ]
     return with_model_columns(table, model)
+
+
+#: Columns :func:`read_edges_table` requires.
+EDGE_COLUMNS = ("slit_id", "t", "x_mm", "y_mm", "s", "use")
+
+
+def edges_table(model: SpectrographModel, edges: list[tuple]) -> QTable:
+    """Editable slit-end positions ``(slit_id, t, x_mm, y_mm, s)`` with the model's."""
+    rows = [(int(i), float(t), round(x, 4), round(y, 4), round(sv, 4), 1)
+            for i, t, x, y, sv in edges]  # fmt: skip
+    names = ("slit_id", "t", "x_mm", "y_mm", "s", "use")
+    table = QTable(rows=rows, names=names) if rows else QTable(names=names)
+    table["x_mm"].unit = table["y_mm"].unit = u.mm
+    table["s"].unit = u.pix
+    table.meta["comments"] = [
+        "slitwise slit ends across dispersion: edit 's' to move an edge, set 'use' to 0 to",
+        "drop it, then run: slitwise calib refit --edges THIS_FILE ...",
+    ]
+    return with_edge_model_columns(table, model)
+
+
+def with_edge_model_columns(table: Table, model: SpectrographModel) -> QTable:
+    """The edge table with ``model_s`` and ``residual`` (``s - model_s``) set, before ``use``."""
+    out = QTable(table)
+    x, y = column_values(out, "x_mm"), column_values(out, "y_mm")
+    ref = np.full(x.size, model.ids.reference_wavelength)
+    _, s_model = model.position(x, y, ref) if x.size else (x, x)
+    for name in ("model_s", "residual"):
+        if name in out.colnames:
+            out.remove_column(name)
+    at = out.colnames.index("use")
+    out.add_column(np.round(s_model, 4) * u.pix, name="model_s", index=at)
+    out.add_column(
+        np.round(column_values(out, "s") - s_model, 4) * u.pix, name="residual", index=at + 1
+    )
+    return out
+
+
+def read_edges_table(path: str | os.PathLike) -> Table:
+    """Read an (edited) slit-edge table; errors name the file and the missing column."""
+    return _read_table(path, EDGE_COLUMNS, ("x_mm", "y_mm", "s"), "slit-edge table")
+
+
+def _read_table(path, columns, finite, what) -> Table:
+    path = Path(path)
+    if not path.is_file():
+        raise input_error(path, f"{what} not found")
+    try:
+        table = Table.read(path, format="ascii.ecsv")
+    except Exception as exc:  # noqa: BLE001 - any parse failure is the user's file
+        raise input_error(path, f"not a readable ECSV table ({exc})") from None
+    for name in columns:
+        if name not in table.colnames:
+            expected = ", ".join(columns)
+            raise input_error(f"{path}: column '{name}'", f"missing; expected {expected}")
+    bad = np.zeros(len(table), bool)
+    for name in finite:
+        bad |= ~np.isfinite(column_values(table, name))
+    if np.any(bad):
+        raise input_error(path, f"{int(bad.sum())} rows with a non-finite {'/'.join(finite)}")
+    return table
 
 
 def with_model_columns(table: Table, model: SpectrographModel) -> QTable:
@@ -101,21 +187,7 @@ def write_lines_table(table: QTable, path: str | os.PathLike) -> Path:
 
 def read_lines_table(path: str | os.PathLike) -> Table:
     """Read an (edited) line table; errors name the file and the missing column."""
-    path = Path(path)
-    if not path.is_file():
-        raise input_error(path, "line table not found")
-    try:
-        table = Table.read(path, format="ascii.ecsv")
-    except Exception as exc:  # noqa: BLE001 - any parse failure is the user's file
-        raise input_error(path, f"not a readable ECSV table ({exc})") from None
-    for name in LINE_COLUMNS:
-        if name not in table.colnames:
-            expected = ", ".join(LINE_COLUMNS)
-            raise input_error(f"{path}: column '{name}'", f"missing; expected {expected}")
-    bad = ~np.isfinite(column_values(table, "pixel")) | ~np.isfinite(column_values(table, "wave"))
-    if np.any(bad):
-        raise input_error(path, f"{int(bad.sum())} rows with a non-finite pixel or wave")
-    return table
+    return _read_table(path, LINE_COLUMNS, ("pixel", "wave"), "line table")
 
 
 def column_values(table: Table, name: str, dtype=float) -> np.ndarray:
@@ -158,8 +230,10 @@ def refit_from_lines(
     opt_degrees: tuple[int, int] = (2, 2),
     ids_order: int = 3,
     ids_degrees: tuple[int, int] = (1, 1),
+    edges: Table | None = None,
 ) -> tuple[SpectrographModel, dict[int, float], float]:
-    """Refit OPT (dispersion axis) and IDS from an edited line table.
+    """Refit OPT (dispersion axis) and IDS from an edited line table; with ``edges`` (an
+    edited :func:`edges_table`) the spatial axis of OPT too, from the rows kept.
 
     Returns the new model, the RMS per slit and the overall RMS (pixels).
 
@@ -182,17 +256,22 @@ def refit_from_lines(
         raise input_error("line table", f"only {len(dd)} slices keep >= 3 lines; cannot refit")
     if len(dd) < n_terms:
         opt_degrees = (1, 1) if len(dd) >= 4 else (0, 0)
-    # spatial points from the stored model at both ends of every slit (from the flat)
-    sx, sy, ss = [], [], []
-    for slit in mask:
-        if slit.ref or not model.on_detector(slit):
-            continue
-        for te in (0.0, 1.0):
-            xe, ye = slit.point(te)
-            _, s = model.position(np.atleast_1d(xe), np.atleast_1d(ye), np.atleast_1d(ref))
-            sx.append(float(xe))
-            sy.append(float(ye))
-            ss.append(float(s[0]))
+    if edges is not None:  # edited measured ends
+        keep = column_values(edges, "use").astype(bool)
+        sx, sy, ss = (column_values(edges, c)[keep] for c in ("x_mm", "y_mm", "s"))
+        if sx.size < 2:
+            raise input_error("slit-edge table", f"only {sx.size} edges kept; cannot refit")
+    else:  # the stored model at both ends of every slit (fitted to the flat)
+        sx, sy, ss = [], [], []
+        for slit in mask:
+            if slit.ref or not model.on_detector(slit):
+                continue
+            for te in (0.0, 1.0):
+                xe, ye = slit.point(te)
+                _, s = model.position(np.atleast_1d(xe), np.atleast_1d(ye), np.atleast_1d(ref))
+                sx.append(float(xe))
+                sy.append(float(ye))
+                ss.append(float(s[0]))
     opt, _ = fit_optical(
         (np.array(dx), np.array(dy), np.array(dd)),
         (np.array(sx), np.array(sy), np.array(ss)),

@@ -26,7 +26,7 @@ from astropy.io import fits
 from astropy.table import QTable
 
 from slitwise.calib.qa import plot_line_residuals, plot_model_on_frame
-from slitwise.calib.refine import lines_table, write_lines_table
+from slitwise.calib.refine import edges_table, lines_table, write_lines_table
 from slitwise.errors import input_error
 from slitwise.io.atomic import atomic_path
 
@@ -75,7 +75,8 @@ def fit_calibration(
 ):
     """Fit OPT/CRV/IDS and write ``model.yaml`` and ``slits.ecsv`` into ``out_dir``.
 
-    Also writes the editable line table ``lines.ecsv`` and, with ``plots``, the QA figures.
+    Also writes the editable tables ``lines.ecsv`` (arc lines) and ``edges.ecsv`` (slit ends)
+    and, with ``plots``, the QA figures.
     ``labels`` name the arc and flat options in error messages (e.g. ``--arc``).
     ``tune_from``: a previous calibration directory (``model.yaml``, ``arcs.fits``): per-night
     tuning from that model and its arcs instead of a blind fit.
@@ -116,6 +117,7 @@ def fit_calibration(
     write_stored_arcs(result, mask_obj, out / "arcs.fits")
     lines = lines_table(result.model, result.samples)
     write_lines_table(lines, out / "lines.ecsv")
+    write_lines_table(edges_table(result.model, result.edges), out / "edges.ecsv")
     if plots:
         plot_model_on_frame(result.model, mask_obj, arc_img, out / "qa_model.png", lines=lines)
         plot_line_residuals(lines, out / "qa_residuals.png")
@@ -130,24 +132,35 @@ def refit_calibration(
     *,
     frame: str | os.PathLike | None = None,
     plots: bool = True,
+    edges_path: str | os.PathLike | None = None,
 ):
-    """Refit a stored model from an edited ``lines.ecsv``; write model, table and QA plots.
+    """Refit a stored model from an edited ``lines.ecsv`` (and, when given, an edited
+    ``edges.ecsv``); write model, tables and QA plots.
 
     Returns ``(model, rms_per_slit, rms)``.
     """
     from slitwise.calib.mask_file import read_mask
     from slitwise.calib.models import load_model, save_model
-    from slitwise.calib.refine import read_lines_table, refit_from_lines, with_model_columns
+    from slitwise.calib.refine import (
+        read_edges_table,
+        read_lines_table,
+        refit_from_lines,
+        with_edge_model_columns,
+        with_model_columns,
+    )
 
     model = load_model(model_path)
     mask_obj = read_mask(mask)
     table = read_lines_table(lines_path)
-    new, per_slit, rms = refit_from_lines(model, mask_obj, table)
+    edges = read_edges_table(edges_path) if edges_path is not None else None
+    new, per_slit, rms = refit_from_lines(model, mask_obj, table, edges=edges)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     table = with_model_columns(table, new)
     save_model(new, out / "model.yaml")
     write_lines_table(table, out / "lines.ecsv")
+    if edges is not None:
+        write_lines_table(with_edge_model_columns(edges, new), out / "edges.ecsv")
     if plots:
         plot_line_residuals(table, out / "qa_residuals.png")
         if frame is not None:

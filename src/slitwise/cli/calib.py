@@ -2,9 +2,11 @@
 
 - ``slitwise calib fit --config INSTRUMENT.icf --mask MASK.mdf --arc ARC.fits --flat FLAT.fits
   --out DIR``: fits OPT, CRV and IDS; writes ``DIR/model.yaml``, ``DIR/slits.ecsv``, the
-  editable line table ``DIR/lines.ecsv`` and the QA plots ``qa_model.png``/``qa_residuals.png``.
-- ``slitwise calib refit --model DIR/model.yaml --mask MASK.mdf --lines DIR/lines.ecsv --out
-  DIR2 [--frame ARC.fits]``: refits after manual edits of the line table.
+  editable tables ``DIR/lines.ecsv`` (arc lines) and ``DIR/edges.ecsv`` (slit ends) and the QA
+  plots ``qa_model.png``/``qa_residuals.png``.
+- ``slitwise calib refit --model DIR/model.yaml --mask MASK.mdf --lines DIR/lines.ecsv
+  [--edges DIR/edges.ecsv] --out DIR2 [--frame ARC.fits]``: refits after manual edits of the
+  tables.
 - ``slitwise calib rectify --model MODEL.yaml --mask MASK.mdf --frame SCI.fits --out DIR``:
   one ``slit<ID>.rect.fits`` per slit.
 - ``slitwise wavecal ARC.fits --lamps ArI,NeI --dispersion A_PER_PX --wavelength CENTRAL_A
@@ -70,11 +72,12 @@ def _run_refit(args: argparse.Namespace) -> int:
     from slitwise.calib.stage import refit_calibration
 
     _, per_slit, rms = refit_calibration(
-        args.model, args.mask, args.lines, args.out, frame=args.frame
+        args.model, args.mask, args.lines, args.out, frame=args.frame, edges_path=args.edges
     )
     for sid, r in sorted(per_slit.items()):
         print(f"slit {sid:4d}: IDS rms {r:.3f} px")
-    print(f"IDS rms {rms:.3f} px; wrote {Path(args.out) / 'model.yaml'}, lines.ecsv and QA plots")
+    tables = "lines.ecsv, edges.ecsv" if args.edges else "lines.ecsv"
+    print(f"IDS rms {rms:.3f} px; wrote {Path(args.out) / 'model.yaml'}, {tables} and QA plots")
     return 0
 
 
@@ -197,11 +200,15 @@ def add_parser(sub) -> argparse.ArgumentParser:
     )
     f.set_defaults(func=_run_fit)
     e = actions.add_parser(
-        "refit", help="refit the dispersion models from an edited lines.ecsv (manual fixes)"
+        "refit", help="refit the models from an edited lines.ecsv / edges.ecsv (manual fixes)"
     )
     e.add_argument("--model", required=True, help="model.yaml from 'calib fit'")
     e.add_argument("--mask", required=True, help="mask description file")
     e.add_argument("--lines", required=True, help="edited lines.ecsv (columns wave, use)")
+    e.add_argument(
+        "--edges", default=None,
+        help="edited edges.ecsv (columns s, use): refit OPT across dispersion from it too",
+    )
     e.add_argument("--frame", default=None, help="arc frame to draw the refitted model on")
     e.add_argument("--out", required=True, help="output directory")
     e.set_defaults(func=_run_refit)
