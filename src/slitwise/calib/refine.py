@@ -120,18 +120,23 @@ def edges_table(model: SpectrographModel, edges: list[tuple]) -> QTable:
 
 def with_edge_model_columns(table: Table, model: SpectrographModel) -> QTable:
     """The edge table with ``model_s`` and ``residual`` (``s - model_s``) set, before ``use``."""
-    out = QTable(table)
-    x, y = column_values(out, "x_mm"), column_values(out, "y_mm")
+    x, y = column_values(table, "x_mm"), column_values(table, "y_mm")
     ref = np.full(x.size, model.ids.reference_wavelength)
     _, s_model = model.position(x, y, ref) if x.size else (x, x)
-    for name in ("model_s", "residual"):
-        if name in out.colnames:
-            out.remove_column(name)
+    return _with_residual(table, "s", "model_s", s_model)
+
+
+def _with_residual(table: Table, measured: str, name: str, values: np.ndarray) -> QTable:
+    """Copy of ``table`` with model positions ``values`` as column ``name`` and ``residual``
+    (``measured - name``), in pixels, placed (again) just before ``use``."""
+    out = QTable(table)
+    for col in (name, "residual"):
+        if col in out.colnames:
+            out.remove_column(col)
     at = out.colnames.index("use")
-    out.add_column(np.round(s_model, 4) * u.pix, name="model_s", index=at)
-    out.add_column(
-        np.round(column_values(out, "s") - s_model, 4) * u.pix, name="residual", index=at + 1
-    )
+    out.add_column(np.round(values, 4) * u.pix, name=name, index=at)
+    resid = np.round(column_values(out, measured) - values, 4) * u.pix
+    out.add_column(resid, name="residual", index=at + 1)
     return out
 
 
@@ -163,19 +168,10 @@ def _read_table(path, columns, finite, what) -> Table:
 def with_model_columns(table: Table, model: SpectrographModel) -> QTable:
     """The table with ``model_pix`` (where ``model`` puts each line) and ``residual``
     (``pixel - model_pix``) set, in pixels, placed before ``use``."""
-    out = QTable(table)
     d_model, _ = model.position(
-        column_values(out, "x_mm"), column_values(out, "y_mm"), column_values(out, "wave")
+        column_values(table, "x_mm"), column_values(table, "y_mm"), column_values(table, "wave")
     )
-    for name in ("model_pix", "residual"):
-        if name in out.colnames:
-            out.remove_column(name)
-    at = out.colnames.index("use")
-    out.add_column(np.round(d_model, 4) * u.pix, name="model_pix", index=at)
-    out.add_column(
-        np.round(column_values(out, "pixel") - d_model, 4) * u.pix, name="residual", index=at + 1
-    )
-    return out
+    return _with_residual(table, "pixel", "model_pix", d_model)
 
 
 def write_lines_table(table: QTable, path: str | os.PathLike) -> Path:
