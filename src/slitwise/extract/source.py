@@ -643,7 +643,7 @@ def extract_group(
     # secondary sources, deblended with the primary
     if opt.serendips and opt.max_secondaries > 0:
         dys = find_secondary_sources(
-            table, traces, res.flux, res.pixvar, used=res.used,
+            table, traces, res.pixvar, used=base_used,
             max_sources=opt.max_secondaries,
         )  # fmt: skip
         if dys:
@@ -656,6 +656,26 @@ def extract_group(
                 data, models, table.bin, table.nbins, variance=variance_model,
                 sigma_clip=opt.sigma_clip, used=base_used,
             )  # fmt: skip
+            if impose is None:
+                # the primary's profile was fitted with the secondaries in the data, which
+                # widens and pulls it when they are close: refit it with their fitted images
+                # removed, then solve all amplitudes again
+                others = sum(np.nan_to_num(res.flux[j])[table.bin] * models[j]
+                             for j in range(1, len(models)))  # fmt: skip
+                cen = np.polyval(trace.coeffs, 0.0) + np.asarray(trace.offsets)
+                keep = base_used & (np.abs(table.row - cen[table.exp]) < 6.0)
+                keep &= (table.col.astype(int) % step) == 0
+                ref = int(np.argmin(np.abs(trace.offsets)))  # the same reference exposure
+                trace = fit_trace_profile(
+                    dataclasses.replace(table, sci=data - others).subset(keep), centres0=cen,
+                    kind=opt.profile, degree=opt.trace_degree, reference=ref,
+                )  # fmt: skip
+                traces[0] = trace
+                models[0] = model_matrix(table, trace)
+                res = horne_solve(
+                    data, models, table.bin, table.nbins, variance=variance_model,
+                    sigma_clip=opt.sigma_clip, used=base_used,
+                )  # fmt: skip
 
     # path loss
     xpos = float(np.mean([e.source_xpos for e in exposures]))

@@ -2,11 +2,13 @@
 
 After the primary source is modelled, a secondary source at a row offset ``dy`` from it moves
 with the nods exactly like the primary (same trace shape, own offset), so its model is the
-primary's trace shifted by ``dy``. For a grid of offsets the residual is extracted with that
-model and the detection statistic is the chi-square gain summed over wavelength,
-``sum_b F_b^2 / var_b``, compared with its expectation for pure noise (the number of bins).
-Significant peaks away from the primary are secondaries; they are then extracted jointly with
-the primary (deblending: all amplitudes solved at once in every bin).
+primary's trace shifted by ``dy``. For a grid of offsets the data are fitted with the known
+sources plus that model, all amplitudes solved together in every wavelength bin, and the
+detection statistic is the chi-square gain over the known sources alone, summed over
+wavelength and compared with its expectation for pure noise (the number of bins). Fitting
+jointly matters for close pairs: a secondary 2-3 rows from the primary is partly absorbed by a
+primary-only fit, and its residual then hides it. Significant peaks away from the primary are
+secondaries; they are then extracted jointly with the primary (deblending).
 
 A secondary need not be inside the slitlet in every nod (a source near the end of a
 three-shutter slitlet falls on a closed shutter in one nod). Its model in each exposure is
@@ -38,7 +40,6 @@ EDGE_MARGIN = 2.0
 def find_secondary_sources(
     table: PixelTable,
     traces: list[TraceProfile],
-    flux: np.ndarray,
     pixvar: np.ndarray,
     *,
     used: np.ndarray | None = None,
@@ -55,13 +56,13 @@ def find_secondary_sources(
     table : PixelTable
         Background-subtracted pixels.
     traces : list of TraceProfile
-        Sources already modelled (the primary first).
-    flux : ndarray (n_src, nbins)
-        Their extracted fluxes.
+        Sources already modelled (the primary first); their amplitudes are refitted with
+        every candidate.
     pixvar : ndarray (npix,)
         Pixel variance.
     used : bool ndarray, optional
-        Pixels to use.
+        Pixels to use: the data-quality mask, not a primary-only fit's outlier clipping
+        (which removes a close secondary's core).
     min_separation : float
         Minimum offset (rows) from any known source.
     nsigma : float
@@ -82,13 +83,22 @@ def find_secondary_sources(
     used &= ~_edge_rows(table)
     primary = traces[0]
     known = [0.0] + [t.coeffs[-1] - primary.coeffs[-1] for t in traces[1:]]
-    resid = table.sci.copy()
-    for k, t in enumerate(traces):
-        resid -= flux[k][table.bin] * model_matrix(table, t)
+    data = table.sci
     wgt = np.where(used, 1.0 / pixvar, 0.0)
+    known_models = [model_matrix(table, t) for t in traces]
+
+    def joint(models):
+        """Per-bin chi-square gain of fitting ``models`` together, and their amplitudes."""
+        f, v = _solve_bins(data, wgt, models, table.bin, table.nbins)
+        atb = np.stack([np.bincount(table.bin, wgt * m * data, minlength=table.nbins)
+                        for m in models])  # fmt: skip
+        return np.nan_to_num(np.sum(f * atb, axis=0)), f, v
+
+    base_gain, _, _ = joint(known_models)
     span = table.row.max() - table.row.min()
     offsets = np.arange(-span, span + step / 2, step)
-    # the residual does not change while searching: the statistic of every offset once
+    # every offset once: the gain of adding a source there, all amplitudes refitted together
+    # (a close pair is not first absorbed by the primary and then missed in its residual)
     stat_all = np.full(offsets.size, -np.inf)
     floor = 0.5 / np.nanmedian(pixvar)
     model_at = _shifted_models(table, primary, source_sigma)
@@ -96,14 +106,14 @@ def find_secondary_sources(
         if min(abs(dy - k) for k in known) < min_separation:
             continue
         m = model_at(dy)
-        f, v = _solve_bins(resid, wgt, [m], table.bin, table.nbins)
+        g, _, v = joint(known_models + [m])
         # only bins where the candidate's own image is well sampled
         cover = np.bincount(table.bin, wgt * np.clip(m, 0, None) ** 2, minlength=table.nbins)
-        own = np.isfinite(v[0]) & (cover > floor)
+        own = np.isfinite(v[-1]) & (cover > floor)
         nb = int(np.count_nonzero(own))
         if nb < 10:
             continue
-        gain = np.sum(f[0, own] ** 2 / v[0, own])
+        gain = np.sum((g - base_gain)[own])
         stat_all[i] = (gain - nb) / np.sqrt(2.0 * nb)
     found: list[float] = []
     for _ in range(max_sources + 2):
@@ -117,16 +127,26 @@ def find_secondary_sources(
             break
         cand = primary.shifted(offsets[k], source_sigma)
         cand = dataclasses.replace(cand, visible=visibility(table, cand))
+        # the candidate's own signal: the data minus the known sources as fitted with it
+        _, f, _ = joint(known_models + [model_matrix(table, cand)])
+        resid = data - sum(np.nan_to_num(f[j])[table.bin] * known_models[j]
+                           for j in range(len(known_models)))  # fmt: skip
         if not _consistent(table, resid, wgt, cand):
             log.debug("candidate at %+.2f rows inconsistent between nods; ignored", offsets[k])
             known.append(float(offsets[k]))
             continue
-        dy = offsets[k]
-        if 0 < k < offsets.size - 1 and np.all(np.isfinite(stat[k - 1 : k + 2])):
-            a, b, c = stat[k - 1], stat[k], stat[k + 1]
+        # position: the joint fit's best offset within one grid step (finer than the grid,
+        # and allowed closer to a known source than the search itself, down to 1.5 rows)
+        fine = offsets[k] + np.linspace(-step, step, 21)
+        fine = fine[[min(abs(x - q) for q in known + found) >= 1.5 for x in fine]]
+        total = np.array([np.sum(joint(known_models + [model_at(x)])[0]) for x in fine])
+        j = int(np.argmax(total))
+        dy = fine[j]
+        if 0 < j < fine.size - 1:
+            a, b, c = total[j - 1], total[j], total[j + 1]
             den = a - 2 * b + c
             if den < 0:
-                dy += 0.5 * step * (a - c) / den
+                dy += 0.5 * (fine[1] - fine[0]) * (a - c) / den
         log.info("secondary source at %+.2f rows from the primary (%.1f sigma)", dy, stat[k])
         found.append(float(dy))
     return found
