@@ -428,6 +428,18 @@ def _residual_background(table, resid, used, trace, window, mask_width, other_tr
     return bkg, bvar
 
 
+def _refit_trace(table, data, trace, used, step, opt, ref) -> TraceProfile:
+    """Trace and profile refitted to ``data`` near the current trace's images (every
+    ``step``-th column of the ``used`` pixels), starting from its centres."""
+    cen = np.polyval(trace.coeffs, 0.0) + np.asarray(trace.offsets)
+    keep = used & (np.abs(table.row - cen[table.exp]) < 6.0)
+    keep &= (table.col.astype(int) % step) == 0
+    return fit_trace_profile(
+        dataclasses.replace(table, sci=data).subset(keep), centres0=cen, kind=opt.profile,
+        degree=opt.trace_degree, reference=ref,
+    )  # fmt: skip
+
+
 def extract_group(
     exposures: list[SlitletExposure],
     *,
@@ -624,15 +636,9 @@ def extract_group(
     data = table.sci - resbkg
     if set(excluded) != fit_excluded and impose is None:
         # refit the profile without the exposures found to hold no source
-        cen = np.polyval(trace.coeffs, 0.0) + np.asarray(trace.offsets)
-        keep = base_used & (np.abs(table.row - cen[table.exp]) < 6.0)
-        keep &= (table.col.astype(int) % step) == 0
         ref = int(np.flatnonzero(np.isin(np.arange(table.n_exp), list(excluded),
                                          invert=True))[0])  # fmt: skip
-        trace = fit_trace_profile(
-            dataclasses.replace(table, sci=data).subset(keep), centres0=cen, kind=opt.profile,
-            degree=opt.trace_degree, reference=ref,
-        )  # fmt: skip
+        trace = _refit_trace(table, data, trace, base_used, step, opt, ref)
         traces = [trace]
         models = [model_matrix(table, trace)]
     res = horne_solve(
@@ -662,14 +668,8 @@ def extract_group(
                 # removed, then solve all amplitudes again
                 others = sum(np.nan_to_num(res.flux[j])[table.bin] * models[j]
                              for j in range(1, len(models)))  # fmt: skip
-                cen = np.polyval(trace.coeffs, 0.0) + np.asarray(trace.offsets)
-                keep = base_used & (np.abs(table.row - cen[table.exp]) < 6.0)
-                keep &= (table.col.astype(int) % step) == 0
                 ref = int(np.argmin(np.abs(trace.offsets)))  # the same reference exposure
-                trace = fit_trace_profile(
-                    dataclasses.replace(table, sci=data - others).subset(keep), centres0=cen,
-                    kind=opt.profile, degree=opt.trace_degree, reference=ref,
-                )  # fmt: skip
+                trace = _refit_trace(table, data - others, trace, base_used, step, opt, ref)
                 traces[0] = trace
                 models[0] = model_matrix(table, trace)
                 res = horne_solve(

@@ -87,14 +87,20 @@ def find_secondary_sources(
     wgt = np.where(used, 1.0 / pixvar, 0.0)
     known_models = [model_matrix(table, t) for t in traces]
 
-    def joint(models):
-        """Per-bin chi-square gain of fitting ``models`` together, and their amplitudes."""
+    def project(m):
+        return np.bincount(table.bin, wgt * m * data, minlength=table.nbins)
+
+    known_atb = [project(m) for m in known_models]  # fixed while searching: once
+
+    def joint(extra):
+        """Per-bin chi-square gain of fitting the known sources plus ``extra`` (a list of 0
+        or 1 models) together, and all their amplitudes and variances."""
+        models = known_models + extra
         f, v = _solve_bins(data, wgt, models, table.bin, table.nbins)
-        atb = np.stack([np.bincount(table.bin, wgt * m * data, minlength=table.nbins)
-                        for m in models])  # fmt: skip
+        atb = np.stack(known_atb + [project(m) for m in extra])
         return np.nan_to_num(np.sum(f * atb, axis=0)), f, v
 
-    base_gain, _, _ = joint(known_models)
+    base_gain, _, _ = joint([])
     span = table.row.max() - table.row.min()
     offsets = np.arange(-span, span + step / 2, step)
     # every offset once: the gain of adding a source there, all amplitudes refitted together
@@ -106,7 +112,7 @@ def find_secondary_sources(
         if min(abs(dy - k) for k in known) < min_separation:
             continue
         m = model_at(dy)
-        g, _, v = joint(known_models + [m])
+        g, _, v = joint([m])
         # only bins where the candidate's own image is well sampled
         cover = np.bincount(table.bin, wgt * np.clip(m, 0, None) ** 2, minlength=table.nbins)
         own = np.isfinite(v[-1]) & (cover > floor)
@@ -128,7 +134,7 @@ def find_secondary_sources(
         cand = primary.shifted(offsets[k], source_sigma)
         cand = dataclasses.replace(cand, visible=visibility(table, cand))
         # the candidate's own signal: the data minus the known sources as fitted with it
-        _, f, _ = joint(known_models + [model_matrix(table, cand)])
+        _, f, _ = joint([model_matrix(table, cand)])
         resid = data - sum(np.nan_to_num(f[j])[table.bin] * known_models[j]
                            for j in range(len(known_models)))  # fmt: skip
         if not _consistent(table, resid, wgt, cand):
@@ -139,7 +145,7 @@ def find_secondary_sources(
         # and allowed closer to a known source than the search itself, down to 1.5 rows)
         fine = offsets[k] + np.linspace(-step, step, 21)
         fine = fine[[min(abs(x - q) for q in known + found) >= 1.5 for x in fine]]
-        total = np.array([np.sum(joint(known_models + [model_at(x)])[0]) for x in fine])
+        total = np.array([np.sum(joint([model_at(x)])[0]) for x in fine])
         j = int(np.argmax(total))
         dy = fine[j]
         if 0 < j < fine.size - 1:
