@@ -10,6 +10,7 @@ from scipy.special import erf
 from slitwise.io import read_slitlet
 from slitwise.simulate import read_truth_exposure, true_spectrum
 from slitwise.simulate.photometry import PIXAR_SR
+from slitwise.simulate.slitpsf import SLIT_FRAME_Y
 
 
 def _normalised_residuals(paths):
@@ -176,9 +177,11 @@ def test_stuck_shutter_rows_are_dark(default_program):
             assert erow["shutter_state"][idx] in "0x"
             k_src = 2 - exp.shutter_state.index("x")  # from the bottom
             k_stuck = int(row["stuck_shutter"])
-            # central half of the stuck shutter, in yslit (pitches from the source shutter)
-            dark = np.abs(exp.yslit - (k_stuck - k_src)) < 0.25
-            open_ = np.abs(exp.yslit - (1 - k_src if k_stuck != 1 else 0)) < 0.25
+            # central half of the stuck shutter, in yslit (JWST slit frame: open-area units
+            # from the source shutter centre, 1.15 per pitch)
+            ys = exp.yslit / SLIT_FRAME_Y
+            dark = np.abs(ys - (k_stuck - k_src)) < 0.25
+            open_ = np.abs(ys - (1 - k_src if k_stuck != 1 else 0)) < 0.25
             # < 2 %: the shutter edges are blurred by the spectrograph (sigma 0.45 px), so the
             # central half of a dark shutter (>= 0.8 px from its edges) gets a little light.
             assert np.nanmax(truth.sky[dark]) < 0.02 * np.nanmedian(truth.sky[open_])

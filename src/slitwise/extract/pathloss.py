@@ -5,11 +5,13 @@ follows diffraction, :func:`slitwise.extract.profile.msa_psf_sigma_arcsec`) conv
 intrinsic source (Gaussian of sigma ``source_sigma``). The fraction inside the open area of a
 shutter (0.20" wide along the dispersion, 0.46" along the slit) for a source at intra-shutter
 position (SRCXPOS, SRCYPOS; -0.5..0.5 across the open area, following the JWST documentation's
-"extreme edges of a slit"; the simulator uses the shutter pitch instead, see
-``slitwise.simulate.slitpsf``) is a product of two error-function
-differences. :func:`pathloss_correction` is the factor that turns the flux through the shutter
-into total flux, either absolute or relative to a centred point source (for data whose
-photometric calibration already includes the losses of a centred point source).
+"extreme edges of a slit", as the JWST slit frame and the simulator's files) is a product
+of two error-function differences. :func:`pathloss_correction` is the factor that turns the
+flux through the shutter into total flux, either absolute or relative to a centred point
+source (for data whose photometric calibration already includes the losses of a centred point
+source). A secondary source in the slitlet sits elsewhere in its own shutter, often near a bar:
+its position there comes from the slit-frame coordinate of its trace
+(:func:`intra_shutter_y`, one pitch = 1.15 open heights).
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from slitwise.extract.profile import msa_psf_sigma_arcsec
 __all__ = [
     "SHUTTER_WIDTH_ARCSEC",
     "SHUTTER_HEIGHT_ARCSEC",
+    "SLIT_FRAME_PITCH_Y",
+    "intra_shutter_y",
     "shutter_fraction",
     "pathloss_correction",
     "UNRESOLVED_SIGMA_PIX",
@@ -38,6 +42,9 @@ UNRESOLVED_SIGMA_PIX = 0.36
 #: Open area of one NIRSpec MSA shutter (arcsec): along the dispersion (x) and the slit (y).
 SHUTTER_WIDTH_ARCSEC = 0.20
 SHUTTER_HEIGHT_ARCSEC = 0.46
+#: Shutter pitch along the slit (arcsec) and in slit-frame units (open heights): 1.15.
+SHUTTER_PITCH_Y_ARCSEC = 0.529
+SLIT_FRAME_PITCH_Y = SHUTTER_PITCH_Y_ARCSEC / SHUTTER_HEIGHT_ARCSEC
 
 
 def _inside(centre: float, sigma: np.ndarray, half: float) -> np.ndarray:
@@ -110,3 +117,11 @@ def pathloss_correction(
     ref = shutter_fraction(wave_um, psf_scale=psf_scale, include_y=include_y, **at)
     return ref / frac
 
+
+
+def intra_shutter_y(y_frame: np.ndarray) -> np.ndarray:
+    """Position inside the nearest shutter (open-area units, -0.575..0.575 over one pitch)
+    of slit-frame coordinates ``y_frame`` (JWST ``slit_frame`` y: open-area units from the
+    source shutter's centre; beyond +-0.5 lies the bar)."""
+    y = np.asarray(y_frame, dtype=float)
+    return y - SLIT_FRAME_PITCH_Y * np.round(y / SLIT_FRAME_PITCH_Y)

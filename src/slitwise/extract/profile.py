@@ -197,17 +197,28 @@ class TraceProfile:
         )
 
 
-def model_matrix(table: PixelTable, trace: TraceProfile) -> np.ndarray:
-    """Source model per unit flux at every pixel of ``table``: own image minus nod images."""
+def model_matrix(table: PixelTable, trace: TraceProfile, throughput=None) -> np.ndarray:
+    """Source model per unit flux at every pixel of ``table``: own image minus nod images.
+
+    ``throughput(j, wave)``, when given, multiplies the image the source makes in exposure
+    ``j`` at wavelengths ``wave`` (e.g. its own slit loss relative to what the data were
+    corrected for), so the fitted amplitude is the flux before that loss.
+    """
     m = trace.profile(table.row, table.col, table.wave, table.exp)
+    if throughput is not None:
+        for e in range(table.n_exp):
+            sel = table.exp == e
+            if np.any(sel):
+                m[sel] *= throughput(e, table.wave[sel])
     if table.neg_weights is not None:
         for j in range(table.n_exp):
             wj = table.neg_weights[:, j]
             sel = wj > 0
             if np.any(sel):
-                m[sel] -= wj[sel] * trace.profile(
-                    table.row[sel], table.col[sel], table.wave[sel], j
-                )
+                img = trace.profile(table.row[sel], table.col[sel], table.wave[sel], j)
+                if throughput is not None:
+                    img = img * throughput(j, table.wave[sel])
+                m[sel] -= wj[sel] * img
     return m
 
 

@@ -26,7 +26,12 @@ from slitwise.background.stuck import configured_stuck_exposures, detect_missing
 from slitwise.errors import input_error
 from slitwise.extract.boxcar import aperture_weights, boxcar_pixels
 from slitwise.extract.optimal import horne_solve
-from slitwise.extract.pathloss import UNRESOLVED_SIGMA_PIX, pathloss_correction
+from slitwise.extract.pathloss import (
+    UNRESOLVED_SIGMA_PIX,
+    intra_shutter_y,
+    pathloss_correction,
+    shutter_fraction,
+)
 from slitwise.extract.pixels import PixelTable, build_pixel_table
 from slitwise.extract.profile import (
     NIRSPEC_PIXEL_ARCSEC,
@@ -428,6 +433,111 @@ def _residual_background(table, resid, used, trace, window, mask_width, other_tr
     return bkg, bvar
 
 
+def _pixel_terms(table: PixelTable, prep: _Prepared, bkg, diffs):
+    """Per-pixel terms of the variance model: sky (background frame), gain, fixed variance,
+    background variance and the re-applied path-loss factor."""
+
+    def take(frames, fill_nan=False):
+        out = []
+        for e in range(len(frames)):
+            sel = table.exp == e
+            if frames[e] is None:
+                out.append(np.ones(np.count_nonzero(sel)))
+                continue
+            v = frames[e].ravel()[table.flat_index[sel]]
+            out.append(np.nan_to_num(v) if fill_nan else v)
+        return np.concatenate(out)
+
+    return (
+        take(bkg, fill_nan=True),
+        take(prep.gain),
+        take(prep.var_fixed),
+        take([d.var_background for d in diffs], fill_nan=True),
+        take(prep.reapply),
+    )
+
+
+def _slit_frame_y(exposures, table: PixelTable, trace: TraceProfile) -> np.ndarray:
+    """Slit-frame y (JWST convention, the cut-outs' ``yslit``) of a trace's centre in each
+    exposure: median over the columns where the trace lies on finite ``yslit``; NaN where
+    there is none (no ``yslit``, or the trace off the cut-out)."""
+    out = np.full(len(exposures), np.nan)
+    for e, exp in enumerate(exposures):
+        ys = exp.yslit
+        cols = np.unique(table.col[table.exp == e].astype(int))
+        if ys is None or cols.size == 0:
+            continue
+        rows = trace.centre(cols, e)
+        i = np.floor(rows).astype(int)
+        ok = (i >= 0) & (i < ys.shape[0] - 1)
+        i, c, frac = i[ok], cols[ok], (rows - np.floor(rows))[ok]
+        vals = ys[i, c] + frac * (ys[i + 1, c] - ys[i, c])
+        vals = vals[np.isfinite(vals)]
+        if vals.size >= max(5, 0.2 * cols.size):
+            out[e] = float(np.median(vals))
+    return out
+
+
+def _secondary_throughput(exposures, table: PixelTable, trace: TraceProfile, mode: str):
+    """``f(j, wave)``: a secondary source's transmission in exposure ``j`` relative to what
+    the data were corrected for.
+
+    The secondary sits elsewhere in its shutter than the primary, often close to a bar, so
+    the primary's path-loss correction does not apply to it. Its intra-shutter y comes from
+    the slit-frame coordinate of its trace; its x is unknown (assumed centred). With the
+    point-source correction of the primary kept in the data ('keep'), the factor is the
+    secondary's fraction through the shutter over the primary's point-source fraction; with
+    no correction in the data ('model') it is the fraction itself; 'none' (and cut-outs
+    without ``yslit``) leave the secondary uncorrected (factor 1).
+    """
+    y = _slit_frame_y(exposures, table, trace)
+    intra = intra_shutter_y(y)
+    resolved = np.sqrt(max(trace.source_sigma**2 - UNRESOLVED_SIGMA_PIX**2, 0.0))
+    size = (resolved if mode == "keep" else trace.source_sigma) * NIRSPEC_PIXEL_ARCSEC
+    if mode == "none" or not np.any(np.isfinite(intra)):
+        if mode != "none":
+            log.info("secondary source: no slit-frame coordinate, its slit loss not modelled")
+        return None
+
+    def factor(j: int, wave: np.ndarray) -> np.ndarray:
+        if not np.isfinite(intra[j]):
+            return np.ones_like(wave)
+        own = shutter_fraction(wave, ypos=float(intra[j]), source_sigma_arcsec=size,
+                               psf_scale=trace.psf_scale)  # fmt: skip
+        if mode != "keep":
+            return own
+        e = exposures[j]
+        applied = shutter_fraction(wave, xpos=e.source_xpos, ypos=e.source_ypos,
+                                   psf_scale=trace.psf_scale)  # fmt: skip
+        return own / applied
+
+    return factor
+
+
+def _fit_secondary_size(table, data, models, traces, k, res, impose) -> TraceProfile:
+    """Trace ``k`` (a secondary) with its intrinsic size fitted: least squares of the pixels
+    with every source's amplitude per bin solved again for each trial size (fixed pixel
+    variances and rejections of ``res``). A size imposed from another disperser is kept."""
+    from scipy.optimize import minimize_scalar
+
+    if impose is not None:
+        return traces[k]
+    w = np.where(res.used, 1.0 / res.pixvar, 0.0)
+
+    def chi2(size: float) -> float:
+        trial = dataclasses.replace(traces[k], source_sigma=float(size))
+        ms = list(models)
+        ms[k] = model_matrix(table, trial)
+        sol = horne_solve(data, ms, table.bin, table.nbins, variance=res.pixvar,
+                          sigma_clip=0.0, max_iter=1, used=res.used)  # fmt: skip
+        model = sum(np.nan_to_num(sol.flux[j])[table.bin] * ms[j] for j in range(len(ms)))
+        return float(np.sum(w * (data - model) ** 2))
+
+    best = minimize_scalar(chi2, bounds=(0.05, 3.0), method="bounded",
+                           options={"xatol": 0.02})  # fmt: skip
+    return dataclasses.replace(traces[k], source_sigma=float(best.x))
+
+
 def _refit_trace(table, data, trace, used, step, opt, ref) -> TraceProfile:
     """Trace and profile refitted to ``data`` near the current trace's images (every
     ``step``-th column of the ``used`` pixels), starting from its centres."""
@@ -548,39 +658,26 @@ def extract_group(
 
     # pass 2: source masked in the backgrounds, background smoothed along the dispersion
     method = "local" if local else "nod"
-    if not local and (opt.mask_source_in_background or opt.background_smooth > 1):
-        masks = _source_masks(trace, waves, 3.0) if opt.mask_source_in_background else None
-        diffs = nod_subtract(
+    masked_backgrounds = not local and (opt.mask_source_in_background or opt.background_smooth > 1)
+
+    def background_pass(mask_traces):
+        # nod backgrounds with the given sources masked, smoothed along the dispersion
+        masks = None
+        if opt.mask_source_in_background:
+            per_trace = [_source_masks(t, waves, 3.0) for t in mask_traces]
+            masks = [np.logical_or.reduce([m[e] for m in per_trace]) for e in range(len(waves))]
+        d = nod_subtract(
             prep.sci, prep.var_model, exposures, valid=prep.valid, source_masks=masks,
             smooth=opt.background_smooth, overrides=background_overrides, excluded=set(),
         )  # fmt: skip
-        sci, var, weights, bkg = _diff_arrays(prep, diffs)
-        table = build_pixel_table(sci, var, waves, grid, neg_weights=weights, use=use)
-        table = _without_images(table, excluded)
+        s, v, w, b = _diff_arrays(prep, d)
+        tab = build_pixel_table(s, v, waves, grid, neg_weights=w, use=use)
+        return _without_images(tab, excluded), b, d
+
+    if masked_backgrounds:
+        table, bkg, diffs = background_pass([trace])
         method = f"nod-masked-smooth{opt.background_smooth}"
-    # the background frame (sky) of each pixel, for the Poisson term of the variance model
-    sky_pix = np.concatenate(
-        [np.nan_to_num(bkg[e].ravel()[table.flat_index[table.exp == e]]) for e in range(len(sci))]
-    )
-    gain_pix = np.concatenate(
-        [prep.gain[e].ravel()[table.flat_index[table.exp == e]] for e in range(len(sci))]
-    )
-    vfix_pix = np.concatenate(
-        [prep.var_fixed[e].ravel()[table.flat_index[table.exp == e]] for e in range(len(sci))]
-    )
-    vbkg_pix = np.concatenate(
-        [
-            np.nan_to_num(diffs[e].var_background.ravel()[table.flat_index[table.exp == e]])
-            for e in range(len(sci))
-        ]
-    )
-    reap_pix = np.concatenate(
-        [
-            (prep.reapply[e].ravel()[table.flat_index[table.exp == e]]
-             if prep.reapply[e] is not None else np.ones(np.count_nonzero(table.exp == e)))
-            for e in range(len(sci))
-        ]
-    )  # fmt: skip
+    sky_pix, gain_pix, vfix_pix, vbkg_pix, reap_pix = _pixel_terms(table, prep, bkg, diffs)
     resbkg = np.zeros(table.sci.size)
     resvar = np.zeros(table.sci.size)
 
@@ -647,6 +744,7 @@ def extract_group(
     )  # fmt: skip
 
     # secondary sources, deblended with the primary
+    thr = [None]
     if opt.serendips and opt.max_secondaries > 0:
         dys = find_secondary_sources(
             table, traces, res.pixvar, used=base_used,
@@ -657,7 +755,36 @@ def extract_group(
                 dataclasses.replace(t, visible=visibility(table, t))
                 for t in (trace.shifted(dy, 0.5) for dy in dys)
             ]
-            models = [model_matrix(table, t) for t in traces]
+            # each secondary's own slit loss, in its models: its amplitude is its flux
+            thr = [None] + [
+                _secondary_throughput(exposures, table, t, prep.pl_mode) for t in traces[1:]
+            ]
+            if masked_backgrounds and opt.background_smooth > 1:
+                # the secondaries were not masked in the backgrounds, where the smoothing along
+                # the dispersion spread their negative images (lines lose their peaks there,
+                # and fitting sharp images to them biased line fluxes low by ~2x): rebuild
+                # the backgrounds with every source masked
+                table, bkg, diffs = background_pass(traces)
+                sky_pix, gain_pix, vfix_pix, vbkg_pix, reap_pix = _pixel_terms(
+                    table, prep, bkg, diffs
+                )
+                resbkg = np.zeros(table.sci.size)
+                resvar = np.zeros(table.sci.size)
+                base_used = np.isin(table.exp, list(excluded), invert=True)
+                models = [model_matrix(table, t, f) for t, f in zip(traces, thr, strict=True)]
+                if window > 0:
+                    res = horne_solve(
+                        table.sci, models, table.bin, table.nbins, variance=variance_model,
+                        sigma_clip=opt.sigma_clip, used=base_used,
+                    )  # fmt: skip
+                    model_total = sum(res.flux[k][table.bin] * models[k]
+                                      for k in range(len(models)))  # fmt: skip
+                    resbkg, resvar = _residual_background(
+                        table, table.sci - model_total, res.used, trace, window, 3.0,
+                        other_traces=traces[1:],
+                    )  # fmt: skip
+                data = table.sci - resbkg
+            models = [model_matrix(table, t, f) for t, f in zip(traces, thr, strict=True)]
             res = horne_solve(
                 data, models, table.bin, table.nbins, variance=variance_model,
                 sigma_clip=opt.sigma_clip, used=base_used,
@@ -676,6 +803,16 @@ def extract_group(
                     data, models, table.bin, table.nbins, variance=variance_model,
                     sigma_clip=opt.sigma_clip, used=base_used,
                 )  # fmt: skip
+            # each secondary's size: it sets its profile and, near a bar, its slit loss
+            for k in range(1, len(traces)):
+                traces[k] = _fit_secondary_size(table, data, models, traces, k, res,
+                                                impose)  # fmt: skip
+                thr[k] = _secondary_throughput(exposures, table, traces[k], prep.pl_mode)
+                models[k] = model_matrix(table, traces[k], thr[k])
+            res = horne_solve(
+                data, models, table.bin, table.nbins, variance=variance_model,
+                sigma_clip=opt.sigma_clip, used=base_used,
+            )  # fmt: skip
 
     # path loss
     xpos = float(np.mean([e.source_xpos for e in exposures]))
@@ -685,7 +822,17 @@ def extract_group(
     rect_w = 1.0 / variance_model(np.zeros(table.sci.size))
     for k, t in enumerate(traces):
         dy = 0.0 if k == 0 else float(t.coeffs[-1] - trace.coeffs[-1])
-        if prep.pl_mode == "model":
+        own_thr = thr[k] if k > 0 else None
+        if own_thr is not None:
+            # a secondary's slit loss is inside its model (see _secondary_throughput); the
+            # column holds the mean correction over the exposures that see it
+            seen = [e for e in range(table.n_exp)
+                    if t.visible is None or t.visible[e]] or [0]  # fmt: skip
+            mean_thr = np.mean([own_thr(e, grid) for e in seen], axis=0)
+            with np.errstate(divide="ignore"):
+                path_col = np.where(mean_thr > 0, 1.0 / mean_thr, np.nan)
+            corr = np.ones(grid.size)
+        elif prep.pl_mode == "model":
             corr = pathloss_correction(
                 grid, xpos=xpos, ypos=ypos,
                 source_sigma_arcsec=t.source_sigma * NIRSPEC_PIXEL_ARCSEC,
@@ -700,6 +847,8 @@ def extract_group(
             )  # fmt: skip
         else:
             corr = np.ones(grid.size)
+        if own_thr is None:
+            path_col = corr
         flux = res.flux[k] * corr
         err = np.sqrt(res.var[k]) * corr
         bad = ~np.isfinite(err) | ~(err > 0)
@@ -721,11 +870,17 @@ def extract_group(
         )
         dy_pix = table.row - t.centre(table.col, table.exp)
         own = t.profile(table.row, table.col, table.wave, table.exp)
+        box_used = res.used
+        if own_thr is not None:
+            for e in range(table.n_exp):
+                sel = table.exp == e
+                own[sel] *= own_thr(e, table.wave[sel])
+            box_used = res.used & (own > 0)  # not the exposures that do not see it
         boxes = {}
         for w in opt.boxcar_widths:
             bf, bv = boxcar_pixels(
                 data - others, res.pixvar, dy_pix, own, table.bin, table.nbins, width=w,
-                sigma=t.sigma(grid), used=res.used,
+                sigma=t.sigma(grid), used=box_used,
             )  # fmt: skip
             boxes[int(w)] = (bf * corr, np.sqrt(bv) * corr)
         sources.append(
@@ -736,7 +891,7 @@ def extract_group(
                 wave=grid,
                 flux=flux,
                 err=err,
-                path_corr=corr,
+                path_corr=path_col,
                 boxcar=boxes,
                 rect=rect_k,
                 profile2d=prof2d,

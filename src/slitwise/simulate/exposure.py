@@ -35,6 +35,8 @@ from slitwise.simulate.geometry import SlitletGeometry, shutter_state
 from slitwise.simulate.photometry import PIXAR_A2, PIXAR_SR, mjysr_per_eps, sky_mjysr
 from slitwise.simulate.slitpsf import (
     PITCH_PX,
+    SLIT_FRAME_X,
+    SLIT_FRAME_Y,
     SPEC_BLUR_PX,
     box_pixel_fractions,
     gaussian_pixel_fractions,
@@ -279,7 +281,8 @@ def render_exposure(
     sci = counts * scale
     truth_sci = raw / pl_ps
     s_map = geo.slit_coordinate()
-    yslit = s_map - float(geo.shutter_center(k_src))
+    # slit frame of the JWST pipeline: open-area units from the source shutter centre
+    yslit = (s_map - float(geo.shutter_center(k_src))) * SLIT_FRAME_Y
     nanout = [sci, var_p, var_r, truth_sci, pl_ps, pl_un, yslit]
     sci, var_p, var_r, truth_sci, pl_ps, pl_un, yslit = (
         np.where(outside, np.nan, a) for a in nanout
@@ -323,8 +326,8 @@ def render_exposure(
         nod_position=place.nod_index + 1,
         n_nods=place.n_nods,
         shutter_state=shutter_state(n, k_src, scene.stuck),
-        source_xpos=place.xpos,
-        source_ypos=place.ypos,
+        source_xpos=place.xpos * SLIT_FRAME_X,
+        source_ypos=place.ypos * SLIT_FRAME_Y,
         slitlet_id=scene.slitlet_id,
         bunit="MJy/sr",
         pathloss_ps=pl_ps,

@@ -38,6 +38,7 @@ from slitwise.io.slitlet import write_slitlet
 from slitwise.simulate.exposure import NodPlacement, build_scene, render_exposure
 from slitwise.simulate.geometry import draw_geometry, n_shutters_for, nod_offsets, shutter_state
 from slitwise.simulate.sidecar import truth_path, write_truth_exposure
+from slitwise.simulate.slitpsf import SLIT_FRAME_X, SLIT_FRAME_Y
 from slitwise.simulate.sources import SourceModel, draw_source
 from slitwise.simulate.truth import lines_table, sources_to_table
 
@@ -268,8 +269,8 @@ def simulate_program(
                         "nod": nod + 1,
                         "n_nods": n_nods,
                         "shutter_state": shutter_state(n_shut, centre + off, stuck_of[i]),
-                        "srcxpos": place.xpos,
-                        "srcypos": place.ypos,
+                        "srcxpos": place.xpos * SLIT_FRAME_X,
+                        "srcypos": place.ypos * SLIT_FRAME_Y,
                         "source_blocked": truth.meta["source_blocked"],
                         "serendip_id": truth.meta["serendip_id"],
                         "serendip_visible": truth.meta["serendip_visible"],

@@ -6,11 +6,15 @@ Model (a deliberate simplification, stated so tests and users know what "truth" 
   (diffraction plus a floor for jitter and optics), D = 6.5 m. A source is a circular Gaussian
   of sigma ``source_sigma`` (arcsec); on the sky the light is the PSF convolved with the source.
 * An MSA shutter has an open area of 0.20" (dispersion, x) by 0.46" (cross-dispersion, y) on a
-  pitch of 0.268" by 0.529". SRCXPOS/SRCYPOS are offsets from the shutter centre in units of the
-  pitch (so -0.5..0.5 spans one pitch). The fraction of the light that passes the open area is
-  the product of two Gaussian integrals (:func:`shutter_transmission`). For a point source this
-  is what the JWST pipeline calls the point-source path loss (``PATHLOSS_PS``). Diffraction
-  wings (the real Airy pattern) are not modelled, so real path losses are ~10 % lower.
+  pitch of 0.268" by 0.529". Inside the simulator, intra-shutter positions are offsets from the
+  shutter centre in units of the pitch (so -0.5..0.5 spans one pitch); the files written carry
+  them as the JWST pipeline does (``SRCXPOS``/``SRCYPOS`` and the ``YSLIT`` slit-frame
+  coordinate in units of the open area, so +-0.5 are the open edges and one pitch is
+  ``SLIT_FRAME_X`` = 1.34 or ``SLIT_FRAME_Y`` = 1.15 units). The fraction of the light that
+  passes the open area is the product of two Gaussian integrals (:func:`shutter_transmission`).
+  For a point source this is what the JWST pipeline calls the point-source path loss
+  (``PATHLOSS_PS``). Diffraction wings (the real Airy pattern) are not modelled, so real path
+  losses are ~10 % lower.
 * On the detector the transmitted light of a source is a Gaussian profile along y with sigma
   ``sqrt(sigma_sky^2 + sigma_spec^2)``: the sky-plane width (PSF + source) in pixels plus the
   spectrograph's own blur ``SPEC_BLUR_PX``. The profile is *not* truncated at the shutter edges
@@ -32,6 +36,8 @@ __all__ = [
     "PITCH_Y",
     "OPEN_X",
     "OPEN_Y",
+    "SLIT_FRAME_X",
+    "SLIT_FRAME_Y",
     "PITCH_PX",
     "SPEC_BLUR_PX",
     "psf_sigma_arcsec",
@@ -49,6 +55,8 @@ PIXEL_SCALE = 0.103
 PITCH_X, PITCH_Y = 0.268, 0.529
 #: Open area of a shutter, arcsec.
 OPEN_X, OPEN_Y = 0.20, 0.46
+#: Slit-frame units (open width / height) per shutter pitch, x and y (JWST convention).
+SLIT_FRAME_X, SLIT_FRAME_Y = PITCH_X / OPEN_X, PITCH_Y / OPEN_Y
 #: Shutter pitch along the slit in detector pixels.
 PITCH_PX = PITCH_Y / PIXEL_SCALE
 #: Gaussian sigma (pixels) of the spectrograph optics and detector, after the MSA.

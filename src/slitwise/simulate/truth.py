@@ -17,7 +17,8 @@ Files written by :func:`slitwise.simulate.simulate_program` (all ECSV with units
     Long form: ``source_id``, ``line``, ``component`` (narrow/broad), ``wave_rest``,
     ``wave_obs`` (um), ``flux`` (erg/s/cm2), ``sigma_kms``.
 ``truth_exposures.ecsv``
-    One row per cut-out: file names, exposure number, nod, SHUTSTA, SRCXPOS/SRCYPOS,
+    One row per cut-out: file names, exposure number, nod, SHUTSTA, SRCXPOS/SRCYPOS (as in
+    the headers: open-area units),
     ``source_blocked``, ``serendip_id``/``serendip_visible``, ``stuck_shutter``, exposure time.
 """
 
@@ -73,8 +74,8 @@ def sources_to_table(sources: list[SourceModel], slitlets: dict[int, dict]) -> Q
         "cont_fnu": "continuum f_nu at observed 3.5 um before the Lyman break",
         "beta": "continuum slope, f_lambda ~ lambda**beta",
         "size": "intrinsic Gaussian sigma of the source",
-        "xpos": "SRCXPOS at the first nod, shutter pitches",
-        "ypos": "SRCYPOS at the first nod, shutter pitches",
+        "xpos": "intra-shutter x at the first nod, shutter pitches (SRCXPOS / 1.34)",
+        "ypos": "intra-shutter y at the first nod, shutter pitches (SRCYPOS / 1.15)",
         "slit_offset": "offset along the slit from the primary, shutter pitches",
         "stuck_shutter": "stuck-closed shutter, index from the bottom (-1: none)",
         "stuck_shutsta_index": "character index of the stuck shutter in SHUTSTA (-1: none)",
