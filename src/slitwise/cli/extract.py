@@ -16,6 +16,7 @@ def _run(args: argparse.Namespace) -> int:
         serendips=not args.no_serendips,
         background=args.background,
         background_smooth=args.background_smooth,
+        rescale_errors=args.rescale_errors,
     )
     written = extract_files(args.files, out_dir=args.out, root=args.root, options=opts,
                             plots=not args.no_plots)  # fmt: skip
@@ -43,6 +44,8 @@ def add_parser(sub):
     p.add_argument("--background-smooth", type=int, default=15,
                    help="columns averaged in the nod background (1: plain differences)")
     p.add_argument("--no-serendips", action="store_true", help="primary source only")
+    p.add_argument("--rescale-errors", action="store_true",
+                   help="scale the errors to the residual scatter away from the sources")
     p.add_argument("--no-plots", action="store_true", help="do not write PNG figures")
     p.set_defaults(func=_run)
     return p

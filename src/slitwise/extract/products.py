@@ -183,6 +183,7 @@ def _to_product(
         "PSFSCALE": float(trace.psf_scale),
         "PLMODE": groups[0].pathloss_mode,
         "PLMED": float(np.nanmedian(main.path_corr)),
+        "ERRSCALE": float(np.mean([g.error_scale for g in groups])),
         "NGROUPS": len(groups),
     }
     return SpecProduct(

@@ -42,7 +42,7 @@ from slitwise.extract.profile import (
     profile_values,
 )
 from slitwise.extract.rectify import rectify, wavelength_grid
-from slitwise.extract.sources import find_secondary_sources, visibility
+from slitwise.extract.sources import edge_rows, find_secondary_sources, visibility
 from slitwise.spectra.rectified import RectifiedSpectrum2D
 from slitwise.spectra.slitlet import SlitletExposure
 
@@ -97,6 +97,11 @@ class ExtractOptions:
         Wavelength bins per detector column.
     max_secondaries : int
         At most this many secondary sources per slitlet.
+    rescale_errors : bool
+        Scale the pixel variances so that the residuals away from every source image (and
+        from the slitlet edges) have unit robust scatter, per wavelength range (for inputs
+        whose variances do not describe their real noise, e.g. JWST VAR arrays that miss
+        correlated read noise). The factor is kept in the product (``ERRSCALE``).
     """
 
     profile: Literal["gaussian", "moffat"] = "gaussian"
@@ -114,6 +119,7 @@ class ExtractOptions:
     half_height: int = 8
     oversample: float = 1.0
     max_secondaries: int = 2
+    rescale_errors: bool = False
 
     @classmethod
     def from_config(cls, config=None, **overrides) -> ExtractOptions:
@@ -168,6 +174,7 @@ class GroupExtraction:
     table: PixelTable
     pixvar: np.ndarray
     used: np.ndarray
+    error_scale: float = 1.0
 
 
 def to_ujy_factor(exposure: SlitletExposure) -> tuple[float, str]:
@@ -538,6 +545,39 @@ def _fit_secondary_size(table, data, models, traces, k, res, impose) -> TracePro
     return dataclasses.replace(traces[k], source_sigma=float(best.x))
 
 
+def empirical_error_scale(table: PixelTable, data, models, res, traces, *, chunks: int = 6,
+                          min_pixels: int = 100) -> np.ndarray | None:
+    """Per-pixel factor on the errors that gives the residuals unit robust scatter.
+
+    Residuals ``(data - model) / sqrt(pixvar)`` of the used pixels more than ``max(3 sigma,
+    2)`` rows from every image of every source (own and negative nod images) and off the
+    slitlet edges are split into ``chunks`` wavelength ranges of equal counts; each range's
+    scatter (1.4826 MAD) is interpolated in wavelength. None when fewer than ``min_pixels``
+    such pixels exist in every range.
+    """
+    model = sum(np.nan_to_num(res.flux[k])[table.bin] * models[k] for k in range(len(models)))
+    resid = (data - model) / np.sqrt(res.pixvar)
+    away = res.used & np.isfinite(resid) & ~edge_rows(table)
+    for t in traces:
+        half = np.maximum(3.0 * t.sigma(table.wave), 2.0) + 0.5
+        for j in range(table.n_exp):  # image rows of nod j (own in j, negative elsewhere)
+            away &= np.abs(table.row - t.centre(table.col, j)) >= half
+    if np.count_nonzero(away) < min_pixels:
+        return None
+    wave, r = table.wave[away], resid[away]
+    edges = np.quantile(wave, np.linspace(0.0, 1.0, chunks + 1))
+    centres, scales = [], []
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        sel = (wave >= lo) & (wave <= hi)
+        if np.count_nonzero(sel) >= min_pixels:
+            x = r[sel]
+            centres.append(float(np.median(wave[sel])))
+            scales.append(1.4826 * float(np.median(np.abs(x - np.median(x)))))
+    if not scales:
+        return None
+    return np.interp(table.wave, centres, scales)
+
+
 def _refit_trace(table, data, trace, used, step, opt, ref) -> TraceProfile:
     """Trace and profile refitted to ``data`` near the current trace's images (every
     ``step``-th column of the ``used`` pixels), starting from its centres."""
@@ -814,6 +854,25 @@ def extract_group(
                 sigma_clip=opt.sigma_clip, used=base_used,
             )  # fmt: skip
 
+    error_scale = 1.0
+    if opt.rescale_errors:
+        scale = empirical_error_scale(table, data, models, res, traces)
+        if scale is None:
+            log.warning("%s: too few pixels away from the sources to rescale the errors", name)
+        else:
+            error_scale = float(np.median(scale))
+            log.info("%s: pixel errors scaled by %.3f (median; %.3f-%.3f)", name,
+                     error_scale, scale.min(), scale.max())  # fmt: skip
+            unscaled = variance_model
+
+            def variance_model(model_total, _s2=scale**2):
+                return unscaled(model_total) * _s2
+
+            res = horne_solve(
+                data, models, table.bin, table.nbins, variance=variance_model,
+                sigma_clip=opt.sigma_clip, used=base_used,
+            )  # fmt: skip
+
     # path loss
     xpos = float(np.mean([e.source_xpos for e in exposures]))
     ypos = float(np.mean([e.source_ypos for e in exposures]))
@@ -908,6 +967,7 @@ def extract_group(
         table=table,
         pixvar=res.pixvar,
         used=res.used,
+        error_scale=error_scale,
     )
 
 

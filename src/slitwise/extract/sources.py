@@ -27,7 +27,7 @@ from slitwise.extract.optimal import _solve_bins
 from slitwise.extract.pixels import PixelTable
 from slitwise.extract.profile import TraceProfile, model_matrix, profile_values
 
-__all__ = ["find_secondary_sources", "visibility", "EDGE_MARGIN"]
+__all__ = ["find_secondary_sources", "visibility", "edge_rows", "EDGE_MARGIN"]
 
 #: A secondary counts as inside the slitlet of an exposure when its centre is at least this
 #: many rows from the slitlet's first and last row (closer, it sits on the shutter frame:
@@ -80,7 +80,7 @@ def find_secondary_sources(
         Offsets ``dy`` in rows, most significant first.
     """
     used = np.ones(table.sci.size, dtype=bool) if used is None else used.copy()
-    used &= ~_edge_rows(table)
+    used &= ~edge_rows(table)
     primary = traces[0]
     known = [0.0] + [t.coeffs[-1] - primary.coeffs[-1] for t in traces[1:]]
     data = table.sci
@@ -216,7 +216,7 @@ def visibility(table: PixelTable, trace: TraceProfile) -> tuple[bool, ...]:
     return tuple(bool(v) for v in (offs >= lo + EDGE_MARGIN) & (offs <= hi - EDGE_MARGIN))
 
 
-def _edge_rows(table: PixelTable) -> np.ndarray:
+def edge_rows(table: PixelTable) -> np.ndarray:
     """Pixels in the first or last usable row of their column (slit edges, unreliable)."""
     edge = np.zeros(table.sci.size, dtype=bool)
     for e in range(table.n_exp):

@@ -157,6 +157,9 @@ class ExtractConfig(_Section):
     half_height: int = Field(8, ge=2, description="rows each side of the trace in the 2D product")
     oversample: float = Field(1.0, gt=0, description="wavelength bins per detector column")
     max_secondaries: int = Field(2, ge=0, description="at most this many serendips per slitlet")
+    rescale_errors: bool = Field(
+        False, description="scale pixel errors to the residual scatter away from the sources"
+    )
 
 
 class ZfitConfig(_Section):
