@@ -80,6 +80,24 @@ def test_same_config_reuses_compiled_code(cfg, bench_spectra, map_result):
     assert comp._value_and_grad._cache_size() == size
 
 
+def test_other_pixel_counts_reuse_compiled_code(cfg, bench_spectra, map_result):
+    # a source with a few masked pixels has fewer pixels but the same padded shapes: same
+    # structure, no new compilation (a survey's sources never have identical pixel counts)
+    comp = compiled(map_result.prepared.structure)
+    size = comp._value_and_grad._cache_size()
+    s = bench_spectra[1]
+    flux = s.flux.copy()
+    near_ha = np.abs(s.wave.to_value(u.um) - 0.656461 * 7.78) < 0.08  # inside the Halpha window
+    flux[np.flatnonzero(near_ha)[:7]] = np.nan
+    holed = [bench_spectra[0], dataclasses.replace(s, flux=flux, valid=None, meta=dict(s.meta))]
+    with pytest.warns(LineFitWarning, match="7 pixels with NaN"):
+        res = fit_lines(cfg, holed, sampler="map", samples=200)
+    npix = [sp.npix for sp in res.prepared.structure.spectra]
+    assert npix != [sp.npix for sp in map_result.prepared.structure.spectra]
+    assert compiled(res.prepared.structure) is comp
+    assert comp._value_and_grad._cache_size() == size
+
+
 def test_fit_many_threads_match_sequential_fits(cfg, bench_spectra, map_result):
     # several sources on 2 threads: identical to fitting them one by one with the same
     # seeds (float64 kept inside the threads), no recompilation, a bad source isolated

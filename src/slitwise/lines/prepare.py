@@ -66,7 +66,9 @@ class SpectrumStructure:
     flux_scale: tuple[str, ...]
     pix_offset: str | None
     error_scale: str | None
-    npix: int
+    # informative only: the data are padded, so sources whose pixel counts differ share one
+    # structure (and one compiled posterior)
+    npix: int = dataclasses.field(compare=False)
 
 
 @dataclasses.dataclass(frozen=True)
