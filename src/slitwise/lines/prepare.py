@@ -116,9 +116,12 @@ def pad_length(n: int) -> int:
     return max(128, int(np.ceil(n / 128.0)) * 128)
 
 
-def edge_pad_length(n: int) -> int:
-    """Bucketed padded length of the pixel-edge arrays: a multiple of 32 (at least 32)."""
-    return max(32, int(np.ceil(n / 32.0)) * 32)
+def edge_pad_length(n_edges: int, n_pixels: int) -> int:
+    """Padded length of the pixel-edge arrays: the padded pixel length plus a multiple of 32
+    for the extra edge each run of contiguous pixels adds, so that every source in one pixel
+    bucket has one edge length too (one compiled shape, not one per 32 edges)."""
+    runs = n_edges - n_pixels
+    return pad_length(n_pixels) + max(32, int(np.ceil(runs / 32.0)) * 32)
 
 
 def shared_edges(lo: np.ndarray, hi: np.ndarray, spec: np.ndarray):
@@ -385,7 +388,7 @@ def prepare(
         return out
 
     edges, edge_w, edge_spec, ilo, ihi = shared_edges(cat["lo"], cat["hi"], cat["spec"])
-    nepad = edge_pad_length(edges.size)
+    nepad = edge_pad_length(edges.size, n_pix)
 
     # continuum scale per window: robust level of the data (coefficients are in these units)
     cont_scale = np.ones(len(win))
