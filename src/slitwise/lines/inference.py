@@ -78,11 +78,11 @@ def _jnp_data(data):
 class _Compiled:
     """Compiled functions of one structure (posterior, transforms, samplers).
 
-    One compiled function, :meth:`value_and_grad`, serves the optimiser, the Hessian, the
-    NUTS start and every model evaluation of the results: it returns the potential and its
-    gradient and, alongside, the parameter values, the model and the per-pixel
-    log-likelihood at ``u``. Compiling one function instead of one per use is what keeps a
-    single fit's compilation short.
+    One compiled function, :meth:`value_and_grad` (the potential and its gradient, nothing
+    else: every extra output would be computed and copied on each of the optimiser's
+    hundreds of calls), serves the optimiser, the Hessian and the NUTS start; the models of
+    the results come from one vectorised forward evaluation (:meth:`evaluate`). Compiling
+    few functions is what keeps a single fit's compilation short.
     """
 
     def __init__(self, structure: FitStructure):
@@ -95,10 +95,9 @@ class _Compiled:
         with jax.enable_x64(True):
 
             def potential(u, data):
-                logpost, parts = log_posterior_parts(u, data, structure)
-                return -logpost, parts
+                return -log_posterior(u, data, structure)
 
-            self._value_and_grad = jax.jit(jax.value_and_grad(potential, has_aux=True))
+            self._value_and_grad = jax.jit(jax.value_and_grad(potential))
             # many points at once, without gradients (results: posterior draws' models)
             self._evaluate_rows = jax.jit(jax.vmap(
                 lambda u, data: log_posterior_parts(u, data, structure)[1], in_axes=(0, None)))
@@ -113,8 +112,7 @@ class _Compiled:
 
     def value_and_grad(self, u, data):
         """Potential (minus the log posterior) and its gradient at ``u``."""
-        (val, _), grad = self._value_and_grad(u, data)
-        return val, grad
+        return self._value_and_grad(u, data)
 
     def evaluate(self, u, data):
         """Parameters by name, models and per-pixel log-likelihoods at the rows of ``u``.
