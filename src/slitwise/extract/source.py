@@ -521,14 +521,13 @@ def _secondary_throughput(exposures, table: PixelTable, trace: TraceProfile, mod
     return factor
 
 
-def _fit_secondary_size(table, data, models, traces, k, res, impose) -> TraceProfile:
+def _fit_secondary_size(table, data, models, traces, k, res) -> TraceProfile:
     """Trace ``k`` (a secondary) with its intrinsic size fitted: least squares of the pixels
     with every source's amplitude per bin solved again for each trial size (fixed pixel
-    variances and rejections of ``res``). A size imposed from another disperser is kept."""
+    variances and rejections of ``res``). A size imposed on the primary from another
+    disperser does not apply to it."""
     from scipy.optimize import minimize_scalar
 
-    if impose is not None:
-        return traces[k]
     w = np.where(res.used, 1.0 / res.pixvar, 0.0)
 
     def chi2(size: float) -> float:
@@ -845,8 +844,7 @@ def extract_group(
                 )  # fmt: skip
             # each secondary's size: it sets its profile and, near a bar, its slit loss
             for k in range(1, len(traces)):
-                traces[k] = _fit_secondary_size(table, data, models, traces, k, res,
-                                                impose)  # fmt: skip
+                traces[k] = _fit_secondary_size(table, data, models, traces, k, res)
                 thr[k] = _secondary_throughput(exposures, table, traces[k], prep.pl_mode)
                 models[k] = model_matrix(table, traces[k], thr[k])
             res = horne_solve(
