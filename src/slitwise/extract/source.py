@@ -798,11 +798,12 @@ def extract_group(
             thr = [None] + [
                 _secondary_throughput(exposures, table, t, prep.pl_mode) for t in traces[1:]
             ]
-            if masked_backgrounds and opt.background_smooth > 1:
+            if not local and opt.mask_source_in_background and opt.background_smooth > 1:
                 # the secondaries were not masked in the backgrounds, where the smoothing along
                 # the dispersion spread their negative images (lines lose their peaks there,
                 # and fitting sharp images to them biased line fluxes low by ~2x): rebuild
-                # the backgrounds with every source masked
+                # the backgrounds with every source masked (unsmoothed images are modelled
+                # exactly, masked or not)
                 table, bkg, diffs = background_pass(traces)
                 sky_pix, gain_pix, vfix_pix, vbkg_pix, reap_pix = _pixel_terms(
                     table, prep, bkg, diffs
