@@ -90,8 +90,8 @@ def _laplace_terms(x, b, s):
     narrower than the LSF a few LSF sigmas from the line (this gave NaN), while the product
     stays below 1. Where Phi underflows to 0 the true product is < 1e-13 and 0 is returned."""
     q = 0.5 * (s / b) ** 2
-    t1 = jnp.exp(-x / b + q + jnp.log(ndtr(x / s - s / b)))
-    t2 = jnp.exp(x / b + q + jnp.log(ndtr(-x / s - s / b)))
+    t1 = jnp.exp(-x / b + q + jnp.log(_phi_cdf(x / s - s / b)))
+    t2 = jnp.exp(x / b + q + jnp.log(_phi_cdf(-x / s - s / b)))
     return t1, t2
 
 
