@@ -798,7 +798,8 @@ def extract_group(
             thr = [None] + [
                 _secondary_throughput(exposures, table, t, prep.pl_mode) for t in traces[1:]
             ]
-            if not local and opt.mask_source_in_background and opt.background_smooth > 1:
+            rebuilt = not local and opt.mask_source_in_background and opt.background_smooth > 1
+            if rebuilt:
                 # the secondaries were not masked in the backgrounds, where the smoothing along
                 # the dispersion spread their negative images (lines lose their peaks there,
                 # and fitting sharp images to them biased line fluxes low by ~2x): rebuild
@@ -811,20 +812,21 @@ def extract_group(
                 resbkg = np.zeros(table.sci.size)
                 resvar = np.zeros(table.sci.size)
                 base_used = np.isin(table.exp, list(excluded), invert=True)
-                models = [model_matrix(table, t, f) for t, f in zip(traces, thr, strict=True)]
-                if window > 0:
-                    res = horne_solve(
-                        table.sci, models, table.bin, table.nbins, variance=variance_model,
-                        sigma_clip=opt.sigma_clip, used=base_used,
-                    )  # fmt: skip
-                    model_total = sum(res.flux[k][table.bin] * models[k]
-                                      for k in range(len(models)))  # fmt: skip
-                    resbkg, resvar = _residual_background(
-                        table, table.sci - model_total, res.used, trace, window, 3.0,
-                        other_traces=traces[1:],
-                    )  # fmt: skip
-                data = table.sci - resbkg
+            # the models on the (possibly rebuilt) pixel table
             models = [model_matrix(table, t, f) for t, f in zip(traces, thr, strict=True)]
+            if rebuilt and window > 0:
+                res = horne_solve(
+                    table.sci, models, table.bin, table.nbins, variance=variance_model,
+                    sigma_clip=opt.sigma_clip, used=base_used,
+                )  # fmt: skip
+                model_total = sum(res.flux[k][table.bin] * models[k]
+                                  for k in range(len(models)))  # fmt: skip
+                resbkg, resvar = _residual_background(
+                    table, table.sci - model_total, res.used, trace, window, 3.0,
+                    other_traces=traces[1:],
+                )  # fmt: skip
+            if rebuilt:
+                data = table.sci - resbkg
             res = horne_solve(
                 data, models, table.bin, table.nbins, variance=variance_model,
                 sigma_clip=opt.sigma_clip, used=base_used,
