@@ -27,17 +27,6 @@ TRUTH = {"z": 0.001, "fwhm_n": 250.0, "fwhm_b": 2500.0, "f_ha": 3.0, "f_hb": 1.0
 
 
 @pytest.fixture(scope="module")
-def bench_spectra():
-    from tests.conftest import BENCH
-
-    root = BENCH / "linefit"
-    if not (root / "synth_prism.spec.fits").exists():
-        pytest.skip("benchmark spectra not available")
-    return [load_spectrum(str(root / "synth_prism.spec.fits")),
-            load_spectrum(str(root / "synth_g395m.spec.fits"))]
-
-
-@pytest.fixture(scope="module")
 def cfg():
     return load_config(HERE / "bench_config.yaml")
 

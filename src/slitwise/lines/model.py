@@ -8,14 +8,16 @@ configuration's ``flux_unit`` and flux densities in ``flux_unit`` per micron.
 
 Per spectrum, pixel edges are shifted by the pixel offset (a labelled pixel sees light from
 ``lambda - p * dlambda``), the continuum of the pixel's window is evaluated at the shifted
-pixel centre, each line is integrated over the shifted edges after convolution with the LSF at
-the line centre (R from the spectrum's instrument, times the resolution scale), absorbers
-multiply everything listed before them, and the sum is multiplied by the flux scale (a
-constant or a polynomial in ``lambda / lambda_ref - 1``).
+pixel centre, each line is integrated over the shifted edges (of the windows it can reach,
+:mod:`slitwise.lines.support`) after convolution with the LSF at the line centre (R from the
+spectrum's instrument, times the resolution scale), absorbers multiply everything listed
+before them, and the sum is multiplied by the flux scale (a constant or a polynomial in
+``lambda / lambda_ref - 1``).
 """
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import numpyro
@@ -112,6 +114,82 @@ def _cubic_bspline(x):
     return jnp.where(ax < 1, inner, jnp.where(ax < 2, outer, 0.0))
 
 
+@jax.custom_vjp
+def take_injective(x, idx, inv):
+    """``x[..., idx]`` where ``idx`` may point one past the end (a zero slot), with a
+    gradient that is a gather too.
+
+    ``idx`` must be injective apart from the zero slot, and ``inv`` its inverse (for each
+    element of ``x``, its position in ``idx``, or ``len(idx)`` where none). Plain indexing
+    would differentiate into a scatter-add, which on a CPU costs more than evaluating the
+    lines themselves. Elements ``idx`` repeats beyond the zero slot (padding pixels) get no
+    gradient: they must not reach the likelihood.
+    """
+    return _take_or_zero(x, idx)
+
+
+def _take_or_zero(x, idx):
+    xz = jnp.concatenate([x, jnp.zeros(x.shape[:-1] + (1,), x.dtype)], axis=-1)
+    return xz[..., idx]
+
+
+def _take_fwd(x, idx, inv):
+    return _take_or_zero(x, idx), inv
+
+
+def _take_bwd(inv, g):
+    return _take_or_zero(g, inv), None, None
+
+
+take_injective.defvjp(_take_fwd, _take_bwd)
+
+
+@jax.custom_vjp
+def take_rows(x, idx, inv):
+    """Row ``j`` of the result is ``x[..., idx[j]]`` (zero slot one past the end of ``x``)
+    for 1-D ``x``, or ``x[j, idx[j]]`` for 2-D ``x``; the injective-index contract of
+    :func:`take_injective` holds per row, ``inv`` (one row per row of ``idx``) inverting it.
+    The gradient of a 1-D ``x`` sums the rows."""
+    return _take_rows(x, idx)
+
+
+def _take_rows(x, idx):
+    if x.ndim == 1:
+        return _take_or_zero(x, idx)
+    return jnp.take_along_axis(_take_or_zero(x, slice(None)), idx, axis=-1)
+
+
+def _take_rows_fwd(x, idx, inv):
+    return _take_rows(x, idx), (inv, x.ndim)
+
+
+def _take_rows_bwd(res, g):
+    inv, ndim = res
+    gx = jnp.take_along_axis(_take_or_zero(g, slice(None)), inv, axis=-1)
+    return (gx.sum(axis=0) if ndim == 1 else gx), None, None
+
+
+take_rows.defvjp(_take_rows_fwd, _take_rows_bwd)
+
+
+def _spread(onehot, values):
+    """Per-spectrum (or per-window) values onto elements through a one-hot matrix.
+
+    ``onehot`` (..., n, k) and ``values`` (k, ...) -> (..., n, ...) for 1-D values, or with
+    a leading row axis ``values`` (g, k) and ``onehot`` (g, n, k) -> (g, n). Written as a sum
+    over the few ``k`` rather than a matrix product: XLA fuses it with its neighbours, and
+    its gradient is a product too (plain indexing would scatter-add)."""
+    k = onehot.shape[-1]
+    if onehot.ndim == 3:  # (g, n, k) with values (g, k)
+        return sum(onehot[..., j] * values[:, j, None] for j in range(k))
+    v = jnp.asarray(values)
+    return sum(onehot[:, j].reshape((-1,) + (1,) * (v.ndim - 1)) * v[j] for j in range(k))
+
+
+def _pixel_sum_diff(x, lo, hi, lo_inv, hi_inv, sign):
+    """Per-edge values to per-pixel sums (sign 1) or differences (sign -1)."""
+    return take_injective(x, hi, hi_inv) + sign * take_injective(x, lo, lo_inv)
+
 def _resolution_at(lam, rtab_w, rtab_r):
     """R of every spectrum at wavelengths ``lam``: linear interpolation in the per-spectrum
     tables, whose nodes are evenly spaced (so the index is arithmetic, not a search), held
@@ -150,16 +228,18 @@ def predict_vector(p, data: dict, structure: FitStructure) -> dict:
     sp = structure.spectra
     pix = lay.take(p, [s.pix_offset for s in sp])
     rscale = lay.take(p, [s.r_scale for s in sp], default="one")
-    width = data["hi"] - data["lo"]
     # shifted pixel edges; neighbouring pixels share theirs (lines are evaluated per edge)
-    espec, ilo, ihi = data["edge_spec"], data["ilo"], data["ihi"]
-    edges = data["edges"] - pix[espec] * data["edge_w"]
-    lam = 0.5 * (edges[ilo] + edges[ihi])
+    # per-spectrum and per-window values reach pixels and edges through one-hot matrices
+    # (their gradients are then products, not scatter-adds)
+    edge_oh, spec_oh, win_oh = data["edge_onehot"], data["spec_onehot"], data["win_onehot"]
+    full = (data["ilo"], data["ihi"], data["edge_pix_lo"], data["edge_pix_hi"])
+    edges = data["edges"] - _spread(edge_oh, pix) * data["edge_w"]
+    lam = 0.5 * _pixel_sum_diff(edges, *full, 1.0)
     # continuum of each pixel's window
     a, b = data["win_lo"][win], data["win_hi"][win]
     t = 2.0 * (lam - a) / (b - a) - 1.0
     mid_rest = 0.5 * (a + b) / (1 + z0)
-    coef = lay.take(p, structure.continuum_params)[win]  # (npix, ncoef)
+    coef = _spread(win_oh, lay.take(p, structure.continuum_params))  # (npix, ncoef)
     ncoef = len(structure.continuum_params[0])
     cont = data["cont_scale"][win] * _continuum(
         structure.continuum_form, [coef[:, k] for k in range(ncoef)], t, lam, mid_rest, z0
@@ -178,13 +258,18 @@ def predict_vector(p, data: dict, structure: FitStructure) -> dict:
         lines = [structure.lines[i] for i in idx]
         lam_c = np.array([ln.wave_rest * 1e-4 for ln in lines]) * (1.0 + z0 + gather(lines, "z"))
         r_c = _resolution_at(lam_c, data["rtab_w"], data["rtab_r"]) * rscale[:, None]
-        lsf = (lam_c[None, :] / r_c * FWHM_TO_SIGMA).T[:, espec]  # (ng, n_edges)
+        sig = (lam_c[None, :] / r_c * FWHM_TO_SIGMA).T  # (ng, n_spectra)
         fwhm = gather(lines, "fwhm") * lam_c / C_KMS
         amp = np.array([ln.strength for ln in lines]) * gather(lines, "flux")
         shape = tuple(gather(lines, r)[:, None] for r in SHAPE_PARAMETERS[profile])
-        cdf = edge_cdf(profile, edges[None, :] - lam_c[:, None], fwhm[:, None], lsf, shape)
-        frac = cdf[:, ihi] - cdf[:, ilo]
-        block = amp[:, None] * frac / width[None, :]
+        # each line only on the edges of the windows it reaches (slitwise.lines.support)
+        sup = data["support"][profile]
+        e = take_rows(edges, sup["edge"], sup["edge_inv"])  # (ng, ne)
+        lsf = _spread(sup["edge_onehot"], sig)
+        cdf = edge_cdf(profile, e - lam_c[:, None], fwhm[:, None], lsf, shape)
+        frac = (take_rows(cdf, sup["hi"], sup["hi_inv"])
+                - take_rows(cdf, sup["lo"], sup["lo_inv"]))  # fmt: skip
+        block = take_rows(amp[:, None] * frac / sup["width"], sup["pix"], sup["pix_inv"])
         for j, i in enumerate(idx):
             comps[i] = block[j]
     # absorbers multiply everything listed before them
@@ -195,7 +280,7 @@ def predict_vector(p, data: dict, structure: FitStructure) -> dict:
             continue
         lam_c = line.wave_rest * 1e-4 * (1.0 + z0 + p[lay.idx(line.param("z"))])
         r_c = _resolution_at(lam_c, data["rtab_w"], data["rtab_r"]) * rscale
-        lsf = (lam_c / r_c * FWHM_TO_SIGMA)[spec]
+        lsf = _spread(spec_oh, lam_c / r_c * FWHM_TO_SIGMA)
         fwhm = lam_c * p[lay.idx(line.param("fwhm"))] / C_KMS
         new = running * jnp.exp(
             -absorption_optical_depth(lam - lam_c, p[lay.idx(line.param("tau"))], fwhm, lsf)
@@ -209,7 +294,7 @@ def predict_vector(p, data: dict, structure: FitStructure) -> dict:
         names = [lay.idx(n) for n in s.flux_scale] or [lay.one]
         rows.append(names + [lay.zero] * (order - len(names)))
     fs_idx = np.array(rows)
-    fs_coef = p[fs_idx][spec]  # (npix, order)
+    fs_coef = _spread(spec_oh, p[fs_idx])  # (npix, order)
     x = lam / data["lam_ref"][spec] - 1.0
     fs = fs_coef[:, 0]
     for k in range(1, order):
@@ -227,7 +312,7 @@ def pointwise_loglike_vector(p, data: dict, structure: FitStructure, model=None)
     lay = layout(structure)
     model = predict_vector(p, data, structure) if model is None else model
     escale = lay.take(p, [s.error_scale for s in structure.spectra], default="one")
-    err = data["err"] * escale[data["spec"]]
+    err = data["err"] * _spread(data["spec_onehot"], escale)
     if structure.likelihood == "student_t":
         lp = dist.StudentT(structure.nu, model["total"], err).log_prob(data["flux"])
     else:

@@ -23,6 +23,7 @@ from slitwise.lines.config import LineFitConfig
 from slitwise.lines.instrument import instrument_key, resolve_instrument
 from slitwise.lines.linelist import rest_wavelength
 from slitwise.lines.priors import PriorSpec, topological_order
+from slitwise.lines.support import line_supports, line_windows
 
 __all__ = [
     "LineStructure",
@@ -53,6 +54,9 @@ class LineStructure:
     wave_rest: float  # Angstrom, vacuum
     strength: float
     params: tuple[tuple[str, str], ...]  # (role, parameter name)
+    # continuum windows the line is evaluated on (None: all); see slitwise.lines.support
+    # (data, not structure: sources differ only in their index arrays)
+    windows: tuple[int, ...] | None = dataclasses.field(default=None, compare=False)
 
     def param(self, role: str) -> str:
         return dict(self.params)[role]
@@ -122,6 +126,19 @@ def edge_pad_length(n_edges: int, n_pixels: int) -> int:
     bucket has one edge length too (one compiled shape, not one per 32 edges)."""
     runs = n_edges - n_pixels
     return pad_length(n_pixels) + max(32, int(np.ceil(runs / 32.0)) * 32)
+
+
+def edge_owner(index: np.ndarray, n_edges: int, n_pixels: int) -> np.ndarray:
+    """Inverse of a pixel -> edge map that is one-to-one (``ilo`` or ``ihi``): for each of
+    ``n_edges`` edges, the pixel whose edge it is, or ``n_pixels`` (a zero slot) if none."""
+    out = np.full(n_edges, n_pixels, np.int32)
+    out[index] = np.arange(index.size, dtype=np.int32)
+    return out
+
+
+def one_hot(index: np.ndarray, n: int) -> np.ndarray:
+    """(len(index), n) matrix with a 1 in column ``index[i]`` of row i."""
+    return (np.asarray(index)[:, None] == np.arange(n)[None, :]).astype(float)
 
 
 def shared_edges(lo: np.ndarray, hi: np.ndarray, spec: np.ndarray):
@@ -435,6 +452,15 @@ def prepare(
         log.info("parameters not used by the kept lines/spectra: %s", unused)
     specs = {n: s for n, s in specs.items() if n in used}
     order = topological_order(specs)
+    # -- where each line is evaluated (the windows it can reach) ---------------------------
+    def resolution_at(lam):
+        return [np.interp(lam, w, r) for w, r in zip(rtab_w, rtab_r, strict=True)]
+
+    pixel_kms = float(np.max((cat["hi"] - cat["lo"]) / (0.5 * (cat["hi"] + cat["lo"])))) * C_KMS
+    reach = line_windows(lstructs, win, specs, sstructs, resolution_at, pixel_kms, z0)
+    lstructs = [dataclasses.replace(ls, windows=w) for ls, w in zip(lstructs, reach, strict=True)]
+    support = line_supports(lstructs, cat["win"], ilo, ihi, pad(edge_spec, 0, nepad), npad,
+                            cat["hi"] - cat["lo"], len(parts))
     structure = FitStructure(
         order=tuple(order), priors=tuple(specs[n] for n in order), lines=tuple(lstructs),
         continuum_form=cc.form, n_windows=len(win), continuum_params=tuple(cont_params),
@@ -450,6 +476,14 @@ def prepare(
         w=np.r_[np.ones(n_pix), np.zeros(npad - n_pix)],
         edges=pad(edges, edges[-1], nepad), edge_w=pad(edge_w, 0.0, nepad),
         edge_spec=pad(edge_spec, 0, nepad), ilo=pad(ilo, 0), ihi=pad(ihi, 0),
+        # inverses of ilo/ihi (the pixel an edge starts / ends, npad where none) and one-hot
+        # pixel -> spectrum / window and edge -> spectrum matrices: with them the model's
+        # gradient gathers and multiplies where plain indexing would scatter-add
+        edge_pix_lo=edge_owner(ilo, nepad, npad), edge_pix_hi=edge_owner(ihi, nepad, npad),
+        spec_onehot=one_hot(pad(cat["spec"], 0), len(parts)),
+        win_onehot=one_hot(pad(cat["win"], 0), len(win)),
+        edge_onehot=one_hot(pad(edge_spec, 0, nepad), len(parts)),
+        support=support,
     )
     return Prepared(
         config=cfg, structure=structure, data=data, pixel_index=pixel_index,
