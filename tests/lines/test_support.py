@@ -117,3 +117,46 @@ def test_index_gradients_are_those_of_plain_indexing():
         g1 = jax.grad(lambda x: jnp.sum(w[0] * take_injective(x, idx[0], inv[0])))(x1)
         g2 = jax.grad(lambda x: jnp.sum(w[0] * jnp.concatenate([x, jnp.zeros(1)])[idx[0]]))(x1)
         np.testing.assert_allclose(g1, g2)
+
+
+def test_mixed_profiles_absorber_and_explicit_windows(bench_spectra):
+    """Explicit windows, a Lorentzian (evaluated everywhere) beside restricted Gaussians in
+    other groups, an absorber and a line reaching no window: same model and gradient as
+    with every line evaluated everywhere."""
+    cfg = config_from_yaml(yaml.safe_dump({
+        "redshift": 6.779,
+        "parameters": {"z": {"prior": "uniform", "low": -0.005, "high": 0.005},
+                       "fwhm": {"prior": "uniform", "low": 100, "high": 800},
+                       "tau": {"prior": "uniform", "low": 0, "high": 2},
+                       "f_ha": {"prior": "uniform", "low": 0, "high": 50},
+                       "f_o3": {"prior": "uniform", "low": 0, "high": 50},
+                       "f_he": {"prior": "uniform", "low": 0, "high": 50},
+                       "f_hb": {"prior": "uniform", "low": 0, "high": 50}},
+        "lines": [
+            {"name": "Ha", "wave": 6564.61, "z": "z", "fwhm": "fwhm", "flux": "f_ha"},
+            {"name": "Hb", "wave": 4862.68, "z": "z", "fwhm": "fwhm", "flux": "f_hb"},
+            {"name": "HeI", "wave": 5877.25, "z": "z", "fwhm": "fwhm", "flux": "f_he"},
+            {"name": "O3", "wave": 5008.24, "profile": "lorentzian", "z": "z", "fwhm": "fwhm",
+             "flux": "f_o3"},
+            {"name": "Hb_abs", "wave": 4862.68, "kind": "absorption", "z": "z", "fwhm": "fwhm",
+             "tau": "tau"},
+        ],
+        "continuum": {"form": "linear", "windows": [[4700, 5100], [6400, 6700]]},
+    }))
+    prepared = prepare(cfg, bench_spectra)
+    st = prepared.structure
+    w = {ln.name: ln.windows for ln in st.lines}
+    assert w["Ha"] == (1,) and w["Hb"] == (0,) and w["HeI"] == ()
+    assert w["O3"] is None and w["Hb_abs"] is None
+    full = _everywhere(prepared)
+    with jax.enable_x64(True):
+        fun = jax.value_and_grad(lambda u, d: log_posterior(u, d, st))
+        u = jnp.asarray(np.random.default_rng(1).normal(0.0, 1.0, len(st.free_parameters)))
+        p, _ = layout(st).transform(u)
+        lines_r = predict_vector(p, prepared.data, st)["lines"]
+        lines_f = predict_vector(p, full, st)["lines"]
+        scale = float(jnp.max(jnp.abs(lines_f)))
+        np.testing.assert_allclose(lines_r, lines_f, rtol=0, atol=1e-6 * scale)
+        (v_r, g_r), (v_f, g_f) = fun(u, prepared.data), fun(u, full)
+        np.testing.assert_allclose(float(v_r), float(v_f), rtol=1e-9)
+        np.testing.assert_allclose(g_r, g_f, rtol=1e-6, atol=1e-9 * float(jnp.max(abs(g_f))))
