@@ -23,7 +23,7 @@ from slitwise.lines.config import LineFitConfig
 from slitwise.lines.instrument import instrument_key, resolve_instrument
 from slitwise.lines.linelist import rest_wavelength
 from slitwise.lines.priors import PriorSpec, topological_order
-from slitwise.lines.support import line_supports, line_windows
+from slitwise.lines.support import inverse_index, line_supports, line_windows
 
 __all__ = [
     "LineStructure",
@@ -126,14 +126,6 @@ def edge_pad_length(n_edges: int, n_pixels: int) -> int:
     bucket has one edge length too (one compiled shape, not one per 32 edges)."""
     runs = n_edges - n_pixels
     return pad_length(n_pixels) + max(32, int(np.ceil(runs / 32.0)) * 32)
-
-
-def edge_owner(index: np.ndarray, n_edges: int, n_pixels: int) -> np.ndarray:
-    """Inverse of a pixel -> edge map that is one-to-one (``ilo`` or ``ihi``): for each of
-    ``n_edges`` edges, the pixel whose edge it is, or ``n_pixels`` (a zero slot) if none."""
-    out = np.full(n_edges, n_pixels, np.int32)
-    out[index] = np.arange(index.size, dtype=np.int32)
-    return out
 
 
 def one_hot(index: np.ndarray, n: int) -> np.ndarray:
@@ -479,7 +471,7 @@ def prepare(
         # inverses of ilo/ihi (the pixel an edge starts / ends, npad where none) and one-hot
         # pixel -> spectrum / window and edge -> spectrum matrices: with them the model's
         # gradient gathers and multiplies where plain indexing would scatter-add
-        edge_pix_lo=edge_owner(ilo, nepad, npad), edge_pix_hi=edge_owner(ihi, nepad, npad),
+        edge_pix_lo=inverse_index(ilo, nepad, npad), edge_pix_hi=inverse_index(ihi, nepad, npad),
         spec_onehot=one_hot(pad(cat["spec"], 0), len(parts)),
         win_onehot=one_hot(pad(cat["win"], 0), len(win)),
         edge_onehot=one_hot(pad(edge_spec, 0, nepad), len(parts)),
