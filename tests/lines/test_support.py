@@ -59,14 +59,19 @@ def test_restricted_lines_give_the_full_model(bench_spectra):
             np.testing.assert_allclose(g_r, g_f, rtol=1e-6, atol=1e-9 * float(jnp.max(abs(g_f))))
 
 
-def _config(profile, fwhm_high="2000"):
+def _config(profile, fwhm_high="2000", pix_prior=None):
+    extra = {}
+    if pix_prior is not None:
+        extra = {"instruments": {"prism-clear": {"pix_offset": "pix"}}}
     return config_from_yaml(yaml.safe_dump({
+        **extra,
         "redshift": 6.779,
         "parameters": {"z": {"prior": "uniform", "low": -0.005, "high": 0.005},
                        "fwhm": {"prior": "uniform", "low": 100, "high": fwhm_high},
                        "f_ha": {"prior": "uniform", "low": 0, "high": 50},
                        "f_hb": {"prior": "uniform", "low": 0, "high": 50},
-                       "w0": {"prior": "fixed", "value": 2000}},
+                       "w0": {"prior": "fixed", "value": 2000},
+                       **({"pix": pix_prior} if pix_prior else {})},
         "lines": [{"name": "Ha", "wave": 6564.61, "profile": profile, "z": "z", "fwhm": "fwhm",
                    "flux": "f_ha"},
                   {"name": "Hb", "wave": 4862.68, "profile": profile, "z": "z", "fwhm": "fwhm",
@@ -85,6 +90,13 @@ def test_heavy_wings_and_open_bounds_are_evaluated_everywhere(bench_spectra):
     assert all(ln.windows is None for ln in open_high.lines)
     very_broad = prepare(_config("laplace", fwhm_high="30000"), bench_spectra).structure
     assert all(ln.windows is None for ln in very_broad.lines)
+    # a bounded pixel offset keeps the restriction; an open one could move lines anywhere
+    bounded = {"prior": "truncnorm", "loc": 0.2, "scale": 0.1, "low": -0.2, "high": 0.6}
+    pix = prepare(_config("gaussian", pix_prior=bounded), bench_spectra).structure
+    assert all(ln.windows is not None for ln in pix.lines)
+    open_pix = {"prior": "normal", "loc": 0.0, "scale": 1.0}
+    pix = prepare(_config("gaussian", pix_prior=open_pix), bench_spectra).structure
+    assert all(ln.windows is None for ln in pix.lines)
 
 
 def test_index_gradients_are_those_of_plain_indexing():

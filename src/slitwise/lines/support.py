@@ -31,7 +31,6 @@ TAIL = 1e-6
 C_KMS = 299792.458
 _FWHM_TO_SIGMA = 1.0 / (2.0 * math.sqrt(2.0 * math.log(2.0)))
 _N_SIGMA = 5.0  # one-sided Gaussian tail beyond 5 sigma: 2.9e-7 < TAIL
-_PIX_MARGIN = 3.0  # pixels of pixel offset assumed when the offset has no numeric bound
 
 
 def _bound(name: str | None, specs: dict[str, PriorSpec], side: int, default=None):
@@ -84,8 +83,9 @@ def line_windows(lines, windows_rest, specs, spectra_structs, resolution_at, pix
     r_low = [_bound(s.r_scale, specs, 0, default=1.0) for s in spectra_structs]
     pix = [_bound(s.pix_offset, specs, side, default=0.0)
            for s in spectra_structs for side in (0, 1)]  # fmt: skip
-    pix_margin = (max(abs(p) for p in pix) if all(p is not None for p in pix)
-                  else _PIX_MARGIN) * pixel_kms  # fmt: skip
+    if None in pix:  # an open pixel offset could move any line anywhere
+        return [None] * len(lines)
+    pix_margin = max(abs(p) for p in pix) * pixel_kms
     out = []
     for line in lines:
         if line.kind != "emission" or n_win == 1:
