@@ -6,7 +6,8 @@ closer than its reach. The reach is taken at the widest intrinsic width its prio
 the broadest LSF (lowest resolution at the line, times the lowest resolution scale), the
 largest redshift offset and pixel offset, so the restriction changes no model by more than
 that fraction of a line's flux, for any parameter value. Profiles with power-law wings
-(Lorentzian, Voigt) and any line whose bounds are not numbers are evaluated everywhere.
+(Lorentzian, Voigt), any line whose bounds are not numbers, and every line when a pixel
+offset is unbounded, are evaluated everywhere.
 
 On the line-fit benchmark this halves the number of (line, edge) evaluations, most of the
 cost of the posterior's gradient: the narrow and broad Halpha are not evaluated on the
