@@ -114,42 +114,23 @@ def _cubic_bspline(x):
     return jnp.where(ax < 1, inner, jnp.where(ax < 2, outer, 0.0))
 
 
-@jax.custom_vjp
-def take_injective(x, idx, inv):
-    """``x[..., idx]`` where ``idx`` may point one past the end (a zero slot), with a
-    gradient that is a gather too.
-
-    ``idx`` must be injective apart from the zero slot, and ``inv`` its inverse (for each
-    element of ``x``, its position in ``idx``, or ``len(idx)`` where none). Plain indexing
-    would differentiate into a scatter-add, which on a CPU costs more than evaluating the
-    lines themselves. Elements ``idx`` repeats beyond the zero slot (padding pixels) get no
-    gradient: they must not reach the likelihood.
-    """
-    return _take_or_zero(x, idx)
-
-
 def _take_or_zero(x, idx):
     xz = jnp.concatenate([x, jnp.zeros(x.shape[:-1] + (1,), x.dtype)], axis=-1)
     return xz[..., idx]
 
 
-def _take_fwd(x, idx, inv):
-    return _take_or_zero(x, idx), inv
-
-
-def _take_bwd(inv, g):
-    return _take_or_zero(g, inv), None, None
-
-
-take_injective.defvjp(_take_fwd, _take_bwd)
-
-
 @jax.custom_vjp
 def take_rows(x, idx, inv):
-    """Row ``j`` of the result is ``x[..., idx[j]]`` (zero slot one past the end of ``x``)
-    for 1-D ``x``, or ``x[j, idx[j]]`` for 2-D ``x``; the injective-index contract of
-    :func:`take_injective` holds per row, ``inv`` (one row per row of ``idx``) inverting it.
-    The gradient of a 1-D ``x`` sums the rows."""
+    """Row ``j`` of the result is ``x[idx[j]]`` for 1-D ``x``, or ``x[j, idx[j]]`` for 2-D
+    ``x``, where an index one past the end of ``x`` picks zero; with a gradient that is a
+    gather too.
+
+    Each row of ``idx`` must be injective apart from that zero slot, and the same row of
+    ``inv`` its inverse (for each element of ``x``, its position in the row, or the row's
+    length where none). Plain indexing would differentiate into a scatter-add, which on a
+    CPU costs more than evaluating the lines themselves. The gradient of a 1-D ``x`` sums
+    the rows. Elements an index repeats beyond the zero slot (padding pixels) get no
+    gradient: they must not reach the likelihood."""
     return _take_rows(x, idx)
 
 
@@ -186,9 +167,6 @@ def _spread(onehot, values):
     return sum(onehot[:, j].reshape((-1,) + (1,) * (v.ndim - 1)) * v[j] for j in range(k))
 
 
-def _pixel_sum_diff(x, lo, hi, lo_inv, hi_inv, sign):
-    """Per-edge values to per-pixel sums (sign 1) or differences (sign -1)."""
-    return take_injective(x, hi, hi_inv) + sign * take_injective(x, lo, lo_inv)
 
 def _resolution_at(lam, rtab_w, rtab_r):
     """R of every spectrum at wavelengths ``lam``: linear interpolation in the per-spectrum
@@ -232,9 +210,9 @@ def predict_vector(p, data: dict, structure: FitStructure) -> dict:
     # per-spectrum and per-window values reach pixels and edges through one-hot matrices
     # (their gradients are then products, not scatter-adds)
     edge_oh, spec_oh, win_oh = data["edge_onehot"], data["spec_onehot"], data["win_onehot"]
-    full = (data["ilo"], data["ihi"], data["edge_pix_lo"], data["edge_pix_hi"])
     edges = data["edges"] - _spread(edge_oh, pix) * data["edge_w"]
-    lam = 0.5 * _pixel_sum_diff(edges, *full, 1.0)
+    lam = 0.5 * (take_rows(edges, data["ilo"][None], data["edge_pix_lo"][None])
+                 + take_rows(edges, data["ihi"][None], data["edge_pix_hi"][None]))[0]
     # continuum of each pixel's window
     a, b = data["win_lo"][win], data["win_hi"][win]
     t = 2.0 * (lam - a) / (b - a) - 1.0

@@ -23,7 +23,7 @@ from slitwise.lines.config import LineFitConfig
 from slitwise.lines.instrument import instrument_key, resolve_instrument
 from slitwise.lines.linelist import rest_wavelength
 from slitwise.lines.priors import PriorSpec, topological_order
-from slitwise.lines.support import inverse_index, line_supports, line_windows
+from slitwise.lines.support import inverse_index, line_supports, line_windows, one_hot
 
 __all__ = [
     "LineStructure",
@@ -126,11 +126,6 @@ def edge_pad_length(n_edges: int, n_pixels: int) -> int:
     bucket has one edge length too (one compiled shape, not one per 32 edges)."""
     runs = n_edges - n_pixels
     return pad_length(n_pixels) + max(32, int(np.ceil(runs / 32.0)) * 32)
-
-
-def one_hot(index: np.ndarray, n: int) -> np.ndarray:
-    """(len(index), n) matrix with a 1 in column ``index[i]`` of row i."""
-    return (np.asarray(index)[:, None] == np.arange(n)[None, :]).astype(float)
 
 
 def shared_edges(lo: np.ndarray, hi: np.ndarray, spec: np.ndarray):

@@ -13,7 +13,7 @@ On the line-fit benchmark this halves the number of (line, edge) evaluations, mo
 cost of the posterior's gradient: the narrow and broad Halpha are not evaluated on the
 Hbeta-[OIII] window and the reverse.
 
-The index arrays come in pairs for :func:`slitwise.lines.model.take_injective`: ``idx`` picks
+The index arrays come in pairs for :func:`slitwise.lines.model.take_rows`: ``idx`` picks
 elements (or the zero slot, one past the end) and ``inv`` is its inverse, so that the gradient
 is a gather too.
 """
@@ -26,7 +26,8 @@ import numpy as np
 
 from slitwise.lines.priors import PriorSpec
 
-__all__ = ["TAIL", "line_windows", "line_supports", "support_arrays", "inverse_index"]
+__all__ = ["TAIL", "line_windows", "line_supports", "support_arrays", "inverse_index",
+           "one_hot"]
 
 TAIL = 1e-6
 C_KMS = 299792.458
@@ -113,6 +114,11 @@ def line_windows(lines, windows_rest, specs, spectra_structs, resolution_at, pix
     return out
 
 
+def one_hot(index: np.ndarray, n: int) -> np.ndarray:
+    """``index.shape + (n,)`` array with a 1 in position ``index[...]`` of the last axis."""
+    return (np.asarray(index)[..., None] == np.arange(n)).astype(float)
+
+
 def inverse_index(idx: np.ndarray, n: int, m: int) -> np.ndarray:
     """Inverse of an injective index ``idx`` (values < ``n``; ``n`` itself means "none"):
     an array of length ``n`` holding, for each target, its position in ``idx``, or ``m``
@@ -192,6 +198,6 @@ def line_supports(lines, pix_win, ilo, ihi, edge_spec_pad, n_pix_pad, width, n_s
         arr = support_arrays([ln.windows for ln in group], pix_win, ilo, ihi, n_edges_pad,
                              n_pix_pad, width, pad_length)
         espec = edge_spec_pad[np.minimum(arr["edge"], n_edges_pad - 1)]
-        arr["edge_onehot"] = (espec[..., None] == np.arange(n_spectra)).astype(float)
+        arr["edge_onehot"] = one_hot(espec, n_spectra)
         out[profile] = arr
     return out
