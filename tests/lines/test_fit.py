@@ -7,8 +7,11 @@ from pathlib import Path
 import astropy.units as u
 import numpy as np
 import pytest
+from astropy.io import fits
 
 from slitwise.errors import SlitwiseInputError
+from slitwise.inspect.catalog import line_snr
+from slitwise.io.schema import validate_product
 from slitwise.lines import (
     fit_lines,
     fit_many,
@@ -17,6 +20,7 @@ from slitwise.lines import (
     read_linefit,
     write_linefit,
 )
+from slitwise.lines.config import config_from_yaml
 from slitwise.lines.inference import compiled
 from slitwise.lines.prepare import LineFitWarning, prepare
 
@@ -47,13 +51,42 @@ def test_map_recovers_truth(map_result):
 
 def test_product_round_trip(map_result, tmp_path):
     path = tmp_path / "fit.lines.fits"
-    write_linefit(map_result, path)
+    write_linefit(map_result, path, srcname="1001")
+    validate_product(path, "lines")  # strict: the declared layout, every column with TUNIT
     prod = read_linefit(path)
     assert "fwhm_n + 150" in prod["config"]
-    assert prod["params"]["f_hab"].unit == u.Unit("1e-18 erg / (s cm2)")
+    assert config_from_yaml(prod["config"]) == map_result.prepared.config
+    assert prod["header"]["SRCNAME"] == "1001" and prod["header"]["NSPEC"] == 2
+    assert prod["header"]["PRODTYPE"] == "lines" and prod["header"]["SAMPLER"] == "map"
+    flux_unit = u.Unit("1e-18 erg / (s cm2)")
+    assert prod["params"]["f_hab"].unit == flux_unit
+    assert prod["samples"]["f_hab"].unit == flux_unit  # draws carry the units of PARAMS
+    assert prod["samples"]["fwhm_n"].unit == u.km / u.s
+    np.testing.assert_array_equal(prod["samples"]["f_hab"].value, map_result.samples["f_hab"])
     assert len(prod["spectra"]) == 2 and "Ha_broad" in prod["spectra"][1].colnames
+    assert prod["spectra"][0]["model"].unit == flux_unit / u.um
+    assert prod["derived"]["flux"].shape == (6, 3)  # p16, p50, p84 per line
     assert prod["diagnostics"]["dof"][0] == map_result.diagnostics["dof"]
+    assert "convergence" not in prod  # NUTS only
+    # the inspection page's line S/N: the best line's p50 / half its 16-84 % range
+    der = map_result.derived["flux"].value
+    assert line_snr(path) == pytest.approx(np.max(der[:, 1] / ((der[:, 2] - der[:, 0]) / 2)))
     assert not list(tmp_path.glob(".tmp-*"))
+
+
+def test_product_missing_hdu_is_named(map_result, tmp_path):
+    path = tmp_path / "fit.lines.fits"
+    write_linefit(map_result, path)
+    with fits.open(path) as hdul:
+        del hdul["DERIVED"]
+        hdul.writeto(tmp_path / "cut.lines.fits")
+    with pytest.raises(SlitwiseInputError, match=r"cut\.lines\.fits\[DERIVED\].*HDU missing"):
+        read_linefit(tmp_path / "cut.lines.fits")
+    with fits.open(path) as hdul:
+        hdul["SPEC2"].header["TUNIT2"] = "uJy"
+        hdul.writeto(tmp_path / "unit.lines.fits")
+    with pytest.raises(SlitwiseInputError, match=r"\[SPEC2\]\.flux: unit 'uJy'"):
+        read_linefit(tmp_path / "unit.lines.fits")
 
 
 def test_same_config_reuses_compiled_code(cfg, bench_spectra, map_result):

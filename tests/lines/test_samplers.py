@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 from scipy.special import erf
 
-from slitwise.lines import config_from_yaml, fit_lines
+from slitwise.io.schema import validate_product
+from slitwise.lines import config_from_yaml, fit_lines, read_linefit, write_linefit
 from slitwise.lines.inference import InferenceWarning, run_map, run_svi
 from slitwise.lines.prepare import prepare
 from slitwise.spectra import Spectrum1D
@@ -58,7 +59,7 @@ def _within(res, nsig=4.0):
         assert abs(med - truth) < nsig * 0.5 * (hi - lo), (name, lo, med, hi)
 
 
-def test_nuts_two_chains_reports_diagnostics():
+def test_nuts_two_chains_reports_diagnostics(tmp_path):
     res = fit_lines(WITH_LINE, [_spectrum(1)], instruments=["generic"], sampler="nuts",
                     warmup=300, samples=300, chains=2, seed=3)
     d = res.diagnostics
@@ -67,6 +68,13 @@ def test_nuts_two_chains_reports_diagnostics():
     assert d["min_ess"] > 100
     assert res.samples["z"].size == 600  # both chains kept
     _within(res)
+    # the product keeps R-hat and ESS of every free parameter (CONVERGENCE)
+    write_linefit(res, tmp_path / "nuts.lines.fits")
+    validate_product(tmp_path / "nuts.lines.fits", "lines")
+    conv = read_linefit(tmp_path / "nuts.lines.fits")["convergence"]
+    assert sorted(conv["parameter"]) == sorted(res.posterior.info["r_hat"])
+    assert np.max(conv["r_hat"]) == pytest.approx(d["max_r_hat"])
+    assert np.min(conv["ess"]) == pytest.approx(d["min_ess"])
 
 
 def test_svi_converges_and_warns_when_stopped_early():

@@ -28,6 +28,11 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--redshift", type=float, default=None, help="override config redshift")
     p.add_argument("--plot", default=None, help="also write this PNG")
+    p.add_argument(
+        "--continuum-template", nargs="+", default=None, metavar="FILE",
+        help="one per SPEC, in order, for 'continuum: {form: template}': a zfit.fits of that "
+        "spectrum (its model without lines) or a spectrum file",
+    )
     p.set_defaults(func=run)
     return p
 
@@ -75,6 +80,7 @@ def run(args) -> int:
     result = fit_lines(
         cfg, spectra, instruments=instruments, redshift=args.redshift, sampler=args.sampler,
         warmup=args.warmup, samples=args.samples, chains=args.chains, seed=args.seed,
+        continuum_templates=args.continuum_template,
     )
     write_linefit(result, args.out)
     if args.plot:

@@ -60,18 +60,23 @@ def _finite(value: object) -> float | None:
 def line_snr(path: str | os.PathLike) -> float | None:
     """Largest flux S/N over the lines of a line-fit file (None when it cannot tell).
 
-    Reads the PARAMS table: every column whose name contains ``flux`` is a line flux. With a
-    ``percentile`` column, S/N = p50 / ((p84 - p16) / 2); otherwise the rows are posterior
-    samples and S/N = median / standard deviation.
+    A slitwise product: its DERIVED table's per-line flux percentiles (p16, p50, p84),
+    S/N = p50 / ((p84 - p16) / 2). Otherwise the PARAMS table: every column whose name
+    contains ``flux`` is a line flux; with a ``percentile`` column S/N is as above, else the
+    rows are posterior samples and S/N = median / standard deviation.
     """
     try:
         with fits.open(path, memmap=False) as hdul:
+            if "DERIVED" in hdul and "flux" in hdul["DERIVED"].columns.names:
+                flux = np.asarray(hdul["DERIVED"].data["flux"], dtype=float)
+                if flux.ndim == 2 and flux.shape[1] == 3:
+                    return _best_snr(flux[:, 1], (flux[:, 2] - flux[:, 0]) / 2)
             params = Table(hdul["PARAMS"].data)
     except (OSError, KeyError, ValueError, TypeError):
         return None
     names = [c for c in params.colnames if "flux" in c.lower()]
     pcol = next((c for c in params.colnames if c.lower() in ("percentile", "quantile")), None)
-    best = None
+    meds, sigmas = [], []
     for name in names:
         values = np.asarray(params[name], dtype=float)
         if pcol is not None:
@@ -81,15 +86,21 @@ def line_snr(path: str | os.PathLike) -> float | None:
                 p16, p50, p84 = (values[np.isclose(pct, p)][0] for p in (16, 50, 84))
             except IndexError:
                 continue
-            sigma = (p84 - p16) / 2
-            snr = p50 / sigma if sigma > 0 else None
+            meds.append(p50)
+            sigmas.append((p84 - p16) / 2)
         else:
             values = values[np.isfinite(values)]
-            sigma = float(np.std(values)) if values.size > 1 else 0.0
-            snr = float(np.median(values)) / sigma if sigma > 0 else None
-        if snr is not None and math.isfinite(snr) and (best is None or snr > best):
-            best = float(snr)
-    return best
+            meds.append(float(np.median(values)) if values.size else np.nan)
+            sigmas.append(float(np.std(values)) if values.size > 1 else 0.0)
+    return _best_snr(np.asarray(meds, float), np.asarray(sigmas, float))
+
+
+def _best_snr(values: np.ndarray, sigmas: np.ndarray) -> float | None:
+    """Largest finite ``values / sigmas`` over entries with a positive sigma, or None."""
+    ok = np.isfinite(values) & np.isfinite(sigmas) & (sigmas > 0)
+    if not ok.any():
+        return None
+    return float(np.max(values[ok] / sigmas[ok]))
 
 
 @dataclasses.dataclass

@@ -120,12 +120,13 @@ def table_hdu(
     Parameters
     ----------
     kind, name : str
-        Product kind ('spec', 'zfit') and HDU name.
+        Product kind ('spec', 'zfit', 'lines') and HDU name.
     columns : dict
-        Column name -> 1D array, in the order to write. Declared columns are cast to their
-        schema dtype; undeclared ones keep their own dtype.
+        Column name -> 1D array (2D: one vector of fixed length per row), in the order to
+        write. Declared columns are cast to their schema dtype; undeclared ones keep their own.
     units : dict, optional
-        FITS unit strings of undeclared columns ('' if absent).
+        FITS unit strings of undeclared columns ('' if absent), and of declared columns whose
+        schema unit names a keyword (``{FLUXUNIT} um-1``): those must be given.
     """
     spec = PRODUCTS[kind].hdu(name)
     units = units or {}
@@ -133,7 +134,9 @@ def table_hdu(
     for colname, values in columns.items():
         col = spec.column(colname)
         dtype = col.dtype if col is not None else None
-        unit = col.unit if col is not None else units.get(colname, "")
+        unit = units.get(colname, col.unit if col is not None else "")
+        if "{" in unit:
+            raise ValueError(f"{kind}[{name}].{colname}: unit '{unit}' must be given in units")
         arr = np.asarray(values)
         if dtype is None:
             dtype = "str" if arr.dtype.kind in "US" else arr.dtype.newbyteorder("=").name
@@ -145,6 +148,8 @@ def table_hdu(
         else:
             arr = arr.astype(dtype, copy=False)
             fmt = _DTYPE_TFORM[dtype]
+            if arr.ndim == 2:
+                fmt = f"{arr.shape[1]}{fmt}"
         cols.append(fits.Column(name=colname, format=fmt, array=arr))
         tunits.append(unit)
     hdu = fits.BinTableHDU.from_columns(cols, name=name)

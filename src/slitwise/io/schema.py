@@ -1,6 +1,7 @@
 """The data model of slitwise products: every HDU, column, unit, dtype and keyword.
 
-This module is the single place that documents ``spec.fits`` and ``zfit.fits``. It holds the
+This module is the single place that documents ``spec.fits``, ``zfit.fits`` and
+``lines.fits``. It holds the
 declarations as plain frozen dataclasses (:data:`PRODUCTS`), checks files against them
 (:func:`validate_product`), and renders the documentation page ``docs/products.md``::
 
@@ -14,7 +15,11 @@ Conventions
 - ``dtype`` is a numpy dtype name (``float64``, ``int32``, ``bool``) or ``str``; it fixes the
   FITS column format (``D``, ``J``, ``L``, ``nA``) and is what the readers return, so a write
   followed by a read gives bitwise-identical arrays.
-- A column whose ``pattern`` is set stands for a family of columns (``flux_box3``, ...).
+- A column whose ``pattern`` is set stands for a family of columns (``flux_box3``, ...); an
+  HDU whose ``pattern`` is set stands for a family of HDUs (``SPEC1``, ``SPEC2``, ...).
+- A unit may start with a PRIMARY keyword in braces, ``{FLUXUNIT} um-1``: the unit that
+  keyword holds, times the rest (a line fit keeps its fluxes in the configuration's
+  ``flux_unit``).
 """
 
 from __future__ import annotations
@@ -38,11 +43,13 @@ __all__ = [
     "ProductSpec",
     "SPEC_SCHEMA",
     "ZFIT_SCHEMA",
+    "LINES_SCHEMA",
     "PRODUCTS",
     "ZWARN_BITS",
     "ZQUAL_VALUES",
     "STRUCTURAL_KEYWORDS",
     "parse_unit",
+    "column_unit",
     "column_dtype",
     "validate_product",
     "validate_hdul",
@@ -117,6 +124,14 @@ class HDUSpec:
     bunit: str = ""
     #: Tables: whether columns not declared here may be present (kept on round trip).
     extra_columns: bool = False
+    #: Regular expression (full match) when this spec stands for a family of HDUs.
+    pattern: str | None = None
+
+    def matches(self, name: str) -> bool:
+        """Whether HDU ``name`` is this HDU (or one of its family)."""
+        if self.pattern is not None:
+            return re.fullmatch(self.pattern, name) is not None
+        return name == self.name
 
     def column(self, name: str) -> ColumnSpec | None:
         """The spec of column ``name`` (exact or pattern match), or None."""
@@ -138,9 +153,9 @@ class ProductSpec:
     hdus: tuple[HDUSpec, ...]
 
     def hdu(self, name: str) -> HDUSpec:
-        """The spec of HDU ``name``."""
+        """The spec of HDU ``name`` (or of the family it belongs to)."""
         for h in self.hdus:
-            if h.name == name:
+            if h.matches(name):
                 return h
         raise KeyError(name)
 
@@ -360,10 +375,14 @@ ZFIT_SCHEMA = ProductSpec(
         HDUSpec(
             "MODEL",
             "table",
-            "Best-fit model at ZBEST on the wavelength grid of the fitted spectrum.",
+            "Best-fit model at ZBEST on the wavelength grid of the fitted spectrum (the "
+            "spectra one after the other when several were fitted together).",
             columns=(
                 ColumnSpec("wave", "um", "float64", "observed wavelength"),
                 ColumnSpec("flux", FNU, "float64", "model f_nu"),
+                ColumnSpec(
+                    "continuum", FNU, "float64", "model f_nu without the emission lines", False
+                ),
             ),
         ),
         HDUSpec(
@@ -390,8 +409,132 @@ ZFIT_SCHEMA = ProductSpec(
     ),
 )
 
+# -- lines.fits ------------------------------------------------------------------------------
+#: Unit of the line fluxes of a line fit (its PRIMARY FLUXUNIT), for column units.
+FLUXUNIT = "{FLUXUNIT}"
+_LINE_FLAM = f"{FLUXUNIT} um-1"
+
+LINES_SCHEMA = ProductSpec(
+    kind="lines",
+    description="Joint emission-line fit of every spectrum of one source (all its dispersers "
+    "at once, so the file name has no grating: `{root}_{source}.lines.fits`): the "
+    "configuration, the posterior as percentiles and draws, data and model per spectrum, "
+    "derived line quantities and fit diagnostics. Line fluxes are in the configuration's "
+    "`flux_unit` (PRIMARY `FLUXUNIT`, written `FLUXUNIT` below); flux densities in "
+    "`FLUXUNIT um-1`.",
+    hdus=(
+        HDUSpec(
+            "PRIMARY",
+            "primary",
+            "The configuration (data: its YAML text as UTF-8 bytes, "
+            "`bytes(hdul[0].data).decode()`; loading that text gives the same configuration), "
+            "the sampler and its settings (`HIERARCH SAMPLER <SETTING>` cards).",
+            keywords=_provenance("lines")
+            + (
+                KeywordSpec("SAMPLER", "str", "inference method: map, svi, nuts or nested"),
+                KeywordSpec("Z_INPUT", "float", "redshift the fitted redshift offsets add to"),
+                KeywordSpec("FLUXUNIT", "str", "unit of line fluxes (astropy string)"),
+                KeywordSpec("NSPEC", "int", "number of fitted spectra (HDUs SPEC1..SPEC<NSPEC>)"),
+                KeywordSpec("CONFIG", "str", "'YAML': the configuration is this HDU's data"),
+                KeywordSpec("SRCNAME", "str", "source name", False),
+            ),
+        ),
+        HDUSpec(
+            "PARAMS",
+            "table",
+            "Posterior percentiles: one row per percentile, one column per parameter (fluxes "
+            "in FLUXUNIT, widths in km s-1, redshift offsets and calibration parameters "
+            "dimensionless), then the continuum coefficients (`cont<window>_<coefficient>`).",
+            columns=(
+                ColumnSpec(
+                    "percentile", "", "float64", "percentile: 0.15, 2.5, 16, 50, 84, 97.5, 99.85"
+                ),
+            ),
+            extra_columns=True,
+        ),
+        HDUSpec(
+            "SAMPLES",
+            "table",
+            "Posterior draws, one row per draw, with the columns and units of PARAMS: NUTS "
+            "chains one after the other; MAP: draws of its Laplace approximation; SVI: of the "
+            "fitted guide; nested: equally weighted draws.",
+            extra_columns=True,
+        ),
+        HDUSpec(
+            "SPEC<n>",
+            "table",
+            "One per fitted spectrum (SPEC1, SPEC2, ... in input order), on the pixels of "
+            "its continuum windows: data, posterior-median model and its parts, then one "
+            "column per line (its posterior-median model, named after the line).",
+            keywords=(
+                KeywordSpec("INSTRUME", "str", "instrument key, e.g. 'prism-clear'"),
+                KeywordSpec("FILENAME", "str", "input spectrum (its last 68 characters)", False),
+            ),
+            columns=(
+                ColumnSpec("wave", "um", "float64", "pixel centre, observed frame"),
+                ColumnSpec("flux", _LINE_FLAM, "float64", "observed f_lambda"),
+                ColumnSpec("err", _LINE_FLAM, "float64", "1-sigma error of `flux`"),
+                ColumnSpec("model", _LINE_FLAM, "float64", "posterior-median total model"),
+                ColumnSpec("continuum", _LINE_FLAM, "float64", "posterior-median continuum"),
+            ),
+            extra_columns=True,
+            pattern=r"SPEC[0-9]+",
+        ),
+        HDUSpec(
+            "DERIVED",
+            "table",
+            "Per line (rows in configuration order): each quantity as three values, the "
+            "16th, 50th and 84th percentiles of its posterior.",
+            columns=(
+                ColumnSpec("line", "", "str", "line name"),
+                ColumnSpec("wave_rest", "Angstrom", "float64", "rest vacuum wavelength"),
+                ColumnSpec("flux", FLUXUNIT, "float64", "line flux (strength x flux parameter)"),
+                ColumnSpec("ew_rest", "Angstrom", "float64", "rest-frame equivalent width"),
+                ColumnSpec("dv", "km s-1", "float64", "velocity offset from Z_INPUT"),
+            ),
+        ),
+        HDUSpec(
+            "DIAGNOSTICS",
+            "table",
+            "One row: goodness of fit and sampler diagnostics. Sampler-specific columns "
+            "follow: NUTS `divergences`, `min_ess`, `max_r_hat`, `mean_steps`; SVI "
+            "`converged`, `final_loss`, `loss_drop`; nested `ln_z`, `ln_z_err`, `n_calls`; "
+            "all `time_s` (sampler) and `wall_s` (whole fit).",
+            columns=(
+                ColumnSpec("sampler", "", "str", "inference method"),
+                ColumnSpec("loglike", "", "float64", "log-likelihood at the best point"),
+                ColumnSpec("lppd", "", "float64", "log pointwise predictive density"),
+                ColumnSpec("waic", "", "float64", "WAIC, deviance scale (-2 (lppd - p_waic))"),
+                ColumnSpec("p_waic", "", "float64", "effective number of parameters of WAIC"),
+                ColumnSpec("chi2", "", "float64", "chi-square at the best point"),
+                ColumnSpec("dof", "", "int64", "degrees of freedom (pixels - free parameters)"),
+                ColumnSpec("redchi2", "", "float64", "reduced chi-square"),
+                ColumnSpec("n_free", "", "int64", "free parameters"),
+                ColumnSpec("n_pix", "", "int64", "fitted pixels"),
+            ),
+            extra_columns=True,
+        ),
+        HDUSpec(
+            "CONVERGENCE",
+            "table",
+            "NUTS only: per free parameter, the split R-hat (each chain split in halves) "
+            "and the effective sample size over all chains.",
+            required=False,
+            columns=(
+                ColumnSpec("parameter", "", "str", "parameter name"),
+                ColumnSpec("r_hat", "", "float64", "split R-hat"),
+                ColumnSpec("ess", "", "float64", "effective sample size"),
+            ),
+        ),
+    ),
+)
+
 #: All products by kind.
-PRODUCTS: dict[str, ProductSpec] = {"spec": SPEC_SCHEMA, "zfit": ZFIT_SCHEMA}
+PRODUCTS: dict[str, ProductSpec] = {
+    "spec": SPEC_SCHEMA,
+    "zfit": ZFIT_SCHEMA,
+    "lines": LINES_SCHEMA,
+}
 
 
 # -- validation ------------------------------------------------------------------------------
@@ -444,26 +587,41 @@ def _check_keyword(header: fits.Header, spec: KeywordSpec, where: str) -> None:
         raise input_error(where, f"keyword {spec.name}={value!r}, expected {spec.value!r}")
 
 
-def _check_table(hdu: fits.BinTableHDU, spec: HDUSpec, where: str, strict: bool) -> None:
+def column_unit(col: ColumnSpec, keys: dict[str, str], where: str) -> u.UnitBase:
+    """A column's declared unit; a leading ``{KEYWORD}`` is the unit that keyword holds."""
+    m = re.fullmatch(r"\{([A-Z0-9_-]+)\}\s*(.*)", col.unit)
+    if m is None:
+        return parse_unit(col.unit, "schema")
+    name, rest = m.groups()
+    if name not in keys:
+        raise input_error(where, f"keyword {name} (the unit of column '{col.name}') missing")
+    return parse_unit(keys[name], f"{where} {name}") * parse_unit(rest, "schema")
+
+
+def _check_table(
+    hdu: fits.BinTableHDU, spec: HDUSpec, where: str, strict: bool, keys: dict[str, str]
+) -> None:
     names = list(hdu.columns.names)
     lower = [n.lower() for n in names]
+    label = f"{where}[{hdu.name}]"
     for col in spec.columns:
         if col.required and col.pattern is None and col.name.lower() not in lower:
             raise input_error(
-                f"{where}[{spec.name}]",
+                label,
                 f"column '{col.name}' missing; expected {col.description} [{col.unit or '-'}]",
             )
     header = hdu.header
     for i, name in enumerate(names, start=1):
-        here = f"{where}[{spec.name}].{name}"
+        here = f"{label}.{name}"
         if strict and f"TUNIT{i}" not in header:
             raise input_error(here, "column has no TUNIT card; every column must carry a unit")
         col = spec.column(name)
         if col is None:  # undeclared columns are allowed (forward compatibility)
             continue
         tunit = str(header.get(f"TUNIT{i}", ""))
-        if parse_unit(tunit, here) != parse_unit(col.unit, "schema"):
-            raise input_error(here, f"unit '{tunit}', expected '{col.unit}'")
+        expected = column_unit(col, keys, f"{where}[PRIMARY]")
+        if parse_unit(tunit, here) != expected:
+            raise input_error(here, f"unit '{tunit}', expected '{expected}'")
         dtype = column_dtype(hdu.columns[i - 1].format)
         if dtype != col.dtype:
             raise input_error(here, f"dtype {dtype}, expected {col.dtype}")
@@ -504,36 +662,45 @@ def validate_hdul(hdul: fits.HDUList, kind: str, where: str, *, strict: bool = T
         raise input_error(
             f"kind '{kind}'", f"unknown product; expected one of {', '.join(PRODUCTS)}"
         ) from None
-    present = {h.name: h for h in hdul}
+    keys = {k: str(v) for k, v in hdul[0].header.items() if isinstance(v, str)}
     for spec in product.hdus:
-        hdu = hdul[0] if spec.kind == "primary" else present.get(spec.name)
-        if hdu is None:
+        if spec.kind == "primary":
+            found = [hdul[0]]
+        else:
+            found = [h for h in hdul[1:] if spec.matches(h.name)]
+        if not found:
             if spec.required:
                 raise input_error(
                     f"{where}[{spec.name}]", f"HDU missing; expected {spec.description}"
                 )
             continue
-        for key in spec.keywords:
-            _check_keyword(hdu.header, key, f"{where}[{spec.name}]")
-        if spec.kind == "primary":
-            major = str(hdu.header["FMTVER"]).split(".")[0]
-            if major != FORMAT_VERSION.split(".")[0]:
-                raise input_error(
-                    f"{where}[PRIMARY]",
-                    f"FMTVER={hdu.header['FMTVER']!r}; this slitwise reads format {FORMAT_VERSION}",
-                )
-        elif spec.kind == "table":
-            if not isinstance(hdu, fits.BinTableHDU):
-                raise input_error(f"{where}[{spec.name}]", "expected a binary table HDU")
-            _check_table(hdu, spec, where, strict)
-        else:
-            if not isinstance(hdu, fits.ImageHDU):
-                raise input_error(f"{where}[{spec.name}]", "expected an image HDU")
-            _check_image(hdu, spec, where)
+        for hdu in found:
+            _check_hdu(hdu, spec, where, strict, keys)
+
+
+def _check_hdu(hdu, spec: HDUSpec, where: str, strict: bool, keys: dict[str, str]) -> None:
+    label = f"{where}[{'PRIMARY' if spec.kind == 'primary' else hdu.name}]"
+    for key in spec.keywords:
+        _check_keyword(hdu.header, key, label)
+    if spec.kind == "primary":
+        major = str(hdu.header["FMTVER"]).split(".")[0]
+        if major != FORMAT_VERSION.split(".")[0]:
+            found = hdu.header["FMTVER"]
+            raise input_error(
+                label, f"FMTVER={found!r}; this slitwise reads format {FORMAT_VERSION}"
+            )
+    elif spec.kind == "table":
+        if not isinstance(hdu, fits.BinTableHDU):
+            raise input_error(label, "expected a binary table HDU")
+        _check_table(hdu, spec, where, strict, keys)
+    else:
+        if not isinstance(hdu, fits.ImageHDU):
+            raise input_error(label, "expected an image HDU")
+        _check_image(hdu, spec, where)
 
 
 def validate_product(path, kind: str) -> None:
-    """Check that the file at ``path`` is a valid ``kind`` product ('spec' or 'zfit').
+    """Check that the file at ``path`` is a valid ``kind`` product ('spec', 'zfit', 'lines').
 
     Checks the HDUs, their keywords (presence, type, fixed values), table columns (presence,
     TUNIT, dtype) and image dimensions/units declared in this module.

@@ -98,6 +98,9 @@ class ZfitProduct:
     model_wave, model_flux : Quantity
         Best-fit model: observed wavelength (stored in um) and f_nu (stored in uJy). Plain
         arrays are taken to be in um and uJy.
+    model_continuum : Quantity
+        The model's continuum templates alone (no emission lines), same grid and unit; empty
+        when unknown (the MODEL HDU then has no ``continuum`` column).
     z, chi2, pz : ndarray
         Redshift grid, chi2 at each z and normalised p(z).
     templates : list of str
@@ -124,6 +127,9 @@ class ZfitProduct:
     zwarn: int = 0
     model_wave: u.Quantity = dataclasses.field(default_factory=lambda: np.zeros(0) * u.um)
     model_flux: u.Quantity = dataclasses.field(default_factory=lambda: np.zeros(0) * FNU_UNIT)
+    model_continuum: u.Quantity = dataclasses.field(
+        default_factory=lambda: np.zeros(0) * FNU_UNIT
+    )
     z: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
     chi2: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
     pz: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
@@ -153,6 +159,13 @@ class ZfitProduct:
                 f"{where} model_flux",
                 f"shape {self.model_flux.shape} != model_wave {self.model_wave.shape}",
             )
+        cont = _vector(self.model_continuum, FNU_UNIT, f"{where} model_continuum")
+        if cont.size and cont.shape != self.model_wave.shape:
+            raise input_error(
+                f"{where} model_continuum",
+                f"shape {cont.shape} != model_wave {self.model_wave.shape}",
+            )
+        self.model_continuum = cont * FNU_UNIT
         self.z = _vector(self.z, None, f"{where} z")
         self.chi2 = _vector(self.chi2, None, f"{where} chi2")
         self.pz = _vector(self.pz, None, f"{where} pz")
@@ -188,9 +201,10 @@ def zfit_hdulist(product: ZfitProduct) -> fits.HDUList:
     values = {key: getattr(product, attr) for key, (attr, _) in _SUMMARY.items()}
     extra = {k: v for k, v in product.meta.items() if k not in _PRIMARY}
     hdr = primary_header("zfit", values | product.meta, extra)
-    model = table_hdu(
-        "zfit", "MODEL", {"wave": product.model_wave.value, "flux": product.model_flux.value}
-    )
+    columns = {"wave": product.model_wave.value, "flux": product.model_flux.value}
+    if product.model_continuum.size:
+        columns["continuum"] = product.model_continuum.value
+    model = table_hdu("zfit", "MODEL", columns)
     chi2 = table_hdu("zfit", "CHI2", {"z": product.z, "chi2": product.chi2, "pz": product.pz})
     coeffs = table_hdu(
         "zfit",
@@ -239,6 +253,7 @@ def read_zfit(path: str | os.PathLike) -> ZfitProduct:
             **{attr: prim[key] for key, (attr, _) in _SUMMARY.items()},
             model_wave=model["wave"] * u.um,
             model_flux=model["flux"] * FNU_UNIT,
+            model_continuum=model.get("continuum", np.zeros(0)) * FNU_UNIT,
             z=chi2["z"],
             chi2=chi2["chi2"],
             pz=chi2["pz"],

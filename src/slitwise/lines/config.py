@@ -59,7 +59,9 @@ __all__ = [
 
 Number = float | str
 #: Continuum forms and the coefficient names they take (``order``/``knots`` add more).
-CONTINUUM_FORMS = ("linear", "polynomial", "chebyshev", "powerlaw", "blackbody", "bspline")
+CONTINUUM_FORMS = (
+    "linear", "polynomial", "chebyshev", "powerlaw", "blackbody", "bspline", "template"
+)
 
 
 class _Strict(BaseModel):
@@ -123,11 +125,15 @@ class LineConfig(_Strict):
 class ContinuumConfig(_Strict):
     """Continuum windows around the lines (merged when overlapping) and their form."""
 
-    form: Literal["linear", "polynomial", "chebyshev", "powerlaw", "blackbody", "bspline"] = (
-        "linear"
-    )
+    form: Literal[
+        "linear", "polynomial", "chebyshev", "powerlaw", "blackbody", "bspline", "template"
+    ] = "linear"
     width: float = Field(15000.0, description="full window width around each line [km/s]")
-    order: int = Field(1, ge=0, le=8, description="polynomial / Chebyshev order")
+    order: int | None = Field(
+        None, ge=0, le=8,
+        description="polynomial / Chebyshev order (default 1); for 'template' the degree of "
+        "the polynomial multiplying the template (default 0: a scale per window)",
+    )
     knots: int = Field(4, ge=1, le=30, description="B-spline intervals per window")
     windows: list[tuple[float, float]] | None = Field(
         None, description="explicit rest-frame windows [Angstrom] instead of line windows"

@@ -79,6 +79,7 @@ def fit_lines(
     seed: int = 0,
     svi_steps: int = 3000,
     nlive: int = 400,
+    continuum_templates: list | None = None,
 ) -> LineFitResult:
     """Fit the configured lines jointly to ``spectra`` of one source.
 
@@ -100,11 +101,16 @@ def fit_lines(
         Random seed.
     svi_steps, nlive : int
         SVI optimisation steps; live points of nested sampling.
+    continuum_templates : list, optional
+        One continuum template per spectrum for ``continuum: {form: template}``: a file (a
+        zfit product, whose line-free model is used, or a spectrum), a spectrum or a
+        ``(wave, flux)`` pair (:mod:`slitwise.lines.template`).
     """
     if sampler not in SAMPLERS:
         raise input_error("sampler", f"'{sampler}' is not one of {SAMPLERS}")
     t0 = time.perf_counter()
-    prepared = prepare(cfg, spectra, instruments=instruments, redshift=redshift)
+    prepared = prepare(cfg, spectra, instruments=instruments, redshift=redshift,
+                       continuum_templates=continuum_templates)
     st = prepared.structure
     # Laplace draws only when the MAP is the answer; the other samplers start from its point
     n_draws = max(samples, 200) if sampler == "map" else 0
@@ -131,6 +137,7 @@ def fit_many(
     sources: list[list],
     *,
     redshifts: list[float | None] | None = None,
+    continuum_templates: list[list] | None = None,
     workers: int | None = None,
     seed: int = 0,
     **options,
@@ -145,6 +152,8 @@ def fit_many(
         The spectra of each source.
     redshifts : list of float or None, optional
         Per-source redshift overriding ``cfg.redshift``.
+    continuum_templates : list of list, optional
+        Per source, its spectra's continuum templates (``continuum: {form: template}``).
     workers : int, optional
         Threads for the sources after the first (default: the number of CPUs).
     seed : int
@@ -164,10 +173,17 @@ def fit_many(
     if redshifts is not None and len(redshifts) != len(sources):
         raise input_error("redshifts", f"{len(redshifts)} values for {len(sources)} sources")
     zs = list(redshifts) if redshifts is not None else [None] * len(sources)
+    if continuum_templates is not None and len(continuum_templates) != len(sources):
+        raise input_error(
+            "continuum_templates",
+            f"{len(continuum_templates)} template lists for {len(sources)} sources",
+        )
+    tmpls = continuum_templates or [None] * len(sources)
 
     def one(i: int):
         try:
-            return fit_lines(cfg, sources[i], redshift=zs[i], seed=seed + i, **options)
+            return fit_lines(cfg, sources[i], redshift=zs[i], seed=seed + i,
+                             continuum_templates=tmpls[i], **options)
         except Exception as exc:  # noqa: BLE001 - one source must not stop the others
             log.error("line fit of source %d failed: %s", i, exc)
             return exc

@@ -76,12 +76,14 @@ def constrain_unit_cube(u, structure: FitStructure) -> dict:
     return vals
 
 
-def _continuum(form, coefs, t, lam, lam_mid_rest, z):
+def _continuum(form, coefs, t, lam, lam_mid_rest, z, template=None):
     """Continuum shape; ``coefs`` is a list of per-pixel coefficient arrays."""
     if form == "linear":
         return coefs[0] + coefs[1] * t
     if form == "polynomial":
         return sum(c * t**k for k, c in enumerate(coefs))
+    if form == "template":
+        return template * sum(c * t**k for k, c in enumerate(coefs))
     if form == "chebyshev":
         out = coefs[0] * jnp.ones_like(t)
         t_prev, t_cur = jnp.ones_like(t), t
@@ -220,7 +222,8 @@ def predict_vector(p, data: dict, structure: FitStructure) -> dict:
     coef = _spread(win_oh, lay.take(p, structure.continuum_params))  # (npix, ncoef)
     ncoef = len(structure.continuum_params[0])
     cont = data["cont_scale"][win] * _continuum(
-        structure.continuum_form, [coef[:, k] for k in range(ncoef)], t, lam, mid_rest, z0
+        structure.continuum_form, [coef[:, k] for k in range(ncoef)], t, lam, mid_rest, z0,
+        data.get("cont_template"),
     )
     # emission lines, grouped by profile
     comps = [None] * len(structure.lines)
@@ -252,6 +255,7 @@ def predict_vector(p, data: dict, structure: FitStructure) -> dict:
             comps[i] = block[j]
     # absorbers multiply everything listed before them
     running = cont
+    cont_transmission = 1.0  # of the continuum, which comes before every absorber
     for i, line in enumerate(structure.lines):
         if line.kind == "emission":
             running = running + comps[i]
@@ -260,9 +264,11 @@ def predict_vector(p, data: dict, structure: FitStructure) -> dict:
         r_c = _resolution_at(lam_c, data["rtab_w"], data["rtab_r"]) * rscale
         lsf = _spread(spec_oh, lam_c / r_c * FWHM_TO_SIGMA)
         fwhm = lam_c * p[lay.idx(line.param("fwhm"))] / C_KMS
-        new = running * jnp.exp(
+        att = jnp.exp(
             -absorption_optical_depth(lam - lam_c, p[lay.idx(line.param("tau"))], fwhm, lsf)
         )
+        new = running * att
+        cont_transmission = cont_transmission * att
         comps[i] = new - running
         running = new
     # flux scale: constant or polynomial in lambda / lambda_ref - 1
@@ -277,7 +283,13 @@ def predict_vector(p, data: dict, structure: FitStructure) -> dict:
     fs = fs_coef[:, 0]
     for k in range(1, order):
         fs = fs + fs_coef[:, k] * x**k
-    return dict(total=running * fs, continuum=cont * fs, lines=jnp.stack(comps) * fs[None, :])
+    total = running * fs
+    if structure.continuum_form == "template":
+        # a spectrum's template already has that spectrum's calibration: not scaled again
+        # (absorbers still act on it)
+        total = total + cont * cont_transmission * (1.0 - fs)
+        return dict(total=total, continuum=cont, lines=jnp.stack(comps) * fs[None, :])
+    return dict(total=total, continuum=cont * fs, lines=jnp.stack(comps) * fs[None, :])
 
 
 def pointwise_loglike(vals: dict, data: dict, structure: FitStructure, model=None):

@@ -24,6 +24,7 @@ from slitwise.lines.instrument import instrument_key, resolve_instrument
 from slitwise.lines.linelist import rest_wavelength
 from slitwise.lines.priors import PriorSpec, topological_order
 from slitwise.lines.support import inverse_index, line_supports, line_windows, one_hot
+from slitwise.lines.template import as_template, template_at
 
 __all__ = [
     "LineStructure",
@@ -162,11 +163,34 @@ def shared_edges(lo: np.ndarray, hi: np.ndarray, spec: np.ndarray):
             np.asarray(edge_spec, np.int32), ilo, ihi)  # fmt: skip
 
 
-def continuum_coefficients(form: str, *, order: int = 1, knots: int = 4) -> tuple[str, ...]:
-    """Coefficient names of a continuum form."""
+def _templates(cfg: LineFitConfig, spectra: list, given: list | None) -> list | None:
+    """The continuum template of every spectrum (form 'template'), else None."""
+    if cfg.continuum.form != "template":
+        if given is not None:
+            raise input_error(
+                "continuum_templates", "given, but the configuration's continuum form is "
+                f"'{cfg.continuum.form}' (set continuum: {{form: template}})",
+            )
+        return None
+    if given is None or len(given) != len(spectra):
+        n = 0 if given is None else len(given)
+        raise input_error(
+            "continuum_templates",
+            f"continuum form 'template' needs one template per spectrum: {n} for "
+            f"{len(spectra)} spectra",
+        )
+    return [as_template(t, f"continuum template {i}") for i, t in enumerate(given)]
+
+
+def continuum_coefficients(
+    form: str, *, order: int | None = None, knots: int = 4
+) -> tuple[str, ...]:
+    """Coefficient names of a continuum form (``order`` None: the form's default)."""
     if form == "linear":
         return ("c0", "c1")
-    if form in ("polynomial", "chebyshev"):
+    if form in ("polynomial", "chebyshev", "template"):
+        if order is None:
+            order = 0 if form == "template" else 1
         return tuple(f"c{k}" for k in range(order + 1))
     if form == "powerlaw":
         return ("amp", "beta")
@@ -250,6 +274,7 @@ def prepare(
     *,
     instruments: list[str | None] | None = None,
     redshift: float | None = None,
+    continuum_templates: list | None = None,
 ) -> Prepared:
     """Build the fit structure and padded data for ``spectra`` of one source.
 
@@ -263,15 +288,21 @@ def prepare(
         Instrument name per spectrum (None: from the spectrum's GRATING/FILTER).
     redshift : float, optional
         Overrides ``cfg.redshift`` (same configuration, another source).
+    continuum_templates : list, optional
+        With ``continuum: {form: template}``: one template per spectrum, each a file (a
+        zfit product or a spectrum), a spectrum or a ``(wave, flux)`` pair of quantities
+        (:mod:`slitwise.lines.template`).
 
     Raises
     ------
     SlitwiseInputError
-        Zero or negative errors, no line covered, unknown instrument resolution.
+        Zero or negative errors, no line covered, unknown instrument resolution, templates
+        missing or not covering the fitted pixels.
     """
     z0 = float(cfg.redshift if redshift is None else redshift)
     instruments = instruments or [None] * len(spectra)
     flam_unit = cfg.flux_unit_quantity / u.um
+    templates = _templates(cfg, spectra, continuum_templates)
     # -- per spectrum: units, masks, instrument -----------------------------------------
     rows = []
     for i, (spec, over) in enumerate(zip(spectra, instruments, strict=True)):
@@ -296,7 +327,7 @@ def prepare(
         inst = resolve_instrument(spec, key, cfg)
         rows.append(
             dict(where=str(where), key=key, wave=wave, flux=flux, err=err, lo=lo, hi=hi,
-                 valid=valid, inst=inst, spec=spec)
+                 valid=valid, inst=inst, spec=spec, index=i)
         )
     # -- lines covered ------------------------------------------------------------------
     lines, dropped = [], []
@@ -363,6 +394,10 @@ def prepare(
             dict(lo=r["lo"][idx], hi=r["hi"][idx], flux=r["flux"][idx], err=r["err"][idx],
                  win=inwin[idx], spec=np.full(idx.size, j))
         )
+        if templates is not None:
+            parts[-1]["tmpl"] = template_at(
+                templates[r["index"]], r["wave"], idx, flam_unit, r["where"]
+            )
         pixel_index.append(idx)
         # R(lambda) table of this spectrum on fixed nodes (shape independent of the data)
         good = np.isfinite(r["inst"].resolution)
@@ -472,6 +507,9 @@ def prepare(
         edge_onehot=one_hot(pad(edge_spec, 0, nepad), len(parts)),
         support=support,
     )
+    if templates is not None:
+        # template in units of its window's continuum scale (a scale coefficient near 1)
+        data["cont_template"] = pad(cat["tmpl"] / cont_scale[cat["win"]], 1.0)
     return Prepared(
         config=cfg, structure=structure, data=data, pixel_index=pixel_index,
         offsets=offsets,

@@ -1,28 +1,22 @@
 """Results of a joint line fit: parameter tables, per-spectrum models, diagnostics, FITS.
 
-FITS layout (DESIGN.md "Line-fit results"):
-
-* ``PRIMARY``: header with SAMPLER, its settings, Z_INPUT, FLUXUNIT; data = the
-  configuration's YAML text as UTF-8 bytes (``bytes(hdul[0].data).decode()``).
-* ``PARAMS``: one row per percentile (column ``percentile``), a column per parameter, units.
-* ``SAMPLES``: one row per posterior sample.
-* ``SPEC1``, ``SPEC2``...: per spectrum ``wave``, ``flux``, ``err``, ``model``, ``continuum``
-  and one column per line (posterior-median model), f_lambda in ``flux_unit`` / um.
-* ``DERIVED``: per line flux, rest-frame equivalent width and velocity offset (p16/p50/p84).
-* ``DIAGNOSTICS``: log-likelihood, WAIC, reduced chi-square, dof, free parameters, sampler
-  diagnostics (R-hat, ESS, divergences, ln evidence when available).
+FITS layout (``lines.fits``): declared in :mod:`slitwise.io.schema` and documented in
+``docs/products.md`` -- PRIMARY (configuration YAML as data, sampler and settings), PARAMS
+(percentiles), SAMPLES, SPEC1..SPECn (data and model per spectrum), DERIVED (per line flux,
+rest-frame equivalent width, velocity offset), DIAGNOSTICS, CONVERGENCE (NUTS).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import astropy.units as u
 import jax
 import jax.numpy as jnp
 import numpy as np
 from astropy.io import fits
-from astropy.table import QTable, Table
+from astropy.table import QTable
 
 from slitwise.io.atomic import write_fits_atomic
 from slitwise.lines.config import config_to_yaml
@@ -166,45 +160,86 @@ def _derived(prepared: Prepared, draws: dict, cont: np.ndarray) -> QTable:
     return t
 
 
-def write_linefit(result: LineFitResult, path) -> None:
-    """Write the line-fit product atomically (see the module docstring for the layout)."""
+def _fits_unit(unit) -> str:
+    return "" if unit is None or unit == u.dimensionless_unscaled else unit.to_string("fits")
+
+
+def _hdu(name: str, table: QTable, units: dict[str, str] | None = None) -> fits.BinTableHDU:
+    """Table HDU ``name`` of the lines product: plain columns, a TUNIT card on each."""
+    from slitwise.io.product_fits import table_hdu
+
+    cols, tunits = {}, dict(units or {})
+    for col in table.colnames:
+        val = table[col]
+        cols[col] = np.asarray(getattr(val, "value", val))
+        tunits.setdefault(col, _fits_unit(getattr(val, "unit", None)))
+    return table_hdu("lines", name, cols, units=tunits)
+
+
+def _source_name(result: LineFitResult) -> str | None:
+    names = {str(s.meta.get("SRCNAME", "")).strip() for s in result.prepared.spectra}
+    return names.pop() if len(names) == 1 and "" not in names else None
+
+
+def write_linefit(result: LineFitResult, path, *, srcname: str | None = None) -> None:
+    """Write the line-fit product atomically (layout: ``docs/products.md``, ``lines.fits``).
+
+    ``srcname`` (default: the SRCNAME the fitted spectra share, if any) goes to the PRIMARY
+    header, where the inspection page finds the source of a ``{root}_{source}.lines.fits``.
+    """
+    from slitwise.io.product_fits import primary_header
+
     post = result.posterior
-    text = config_to_yaml(result.prepared.config).encode()
-    primary = fits.PrimaryHDU(np.frombuffer(text, dtype=np.uint8))
-    h = primary.header
-    h["SAMPLER"] = post.sampler
+    cfg = result.prepared.config
+    text = config_to_yaml(cfg).encode()
+    values = dict(
+        SAMPLER=post.sampler, Z_INPUT=float(result.prepared.data["z0"]),
+        FLUXUNIT=cfg.flux_unit, NSPEC=len(result.spectra), CONFIG="YAML",
+        SRCNAME=srcname or _source_name(result),
+    )
+    hdr = primary_header("lines", values, {})
     for k, v in post.settings.items():
-        h[f"HIERARCH SAMPLER {k.upper()}"] = v
-    h["Z_INPUT"] = float(result.prepared.data["z0"])
-    h["FLUXUNIT"] = result.prepared.config.flux_unit
-    h["CONFIG"] = ("YAML", "config text = this HDU's data, UTF-8 bytes")
-    hdus = [primary]
-    params = fits.table_to_hdu(Table(result.params))
-    params.name = "PARAMS"
-    hdus.append(params)
-    samples = fits.table_to_hdu(Table({k: np.asarray(v) for k, v in post.samples.items()}))
-    samples.name = "SAMPLES"
-    hdus.append(samples)
+        hdr[f"HIERARCH SAMPLER {k.upper()}"] = v
+    hdus = [fits.PrimaryHDU(np.frombuffer(text, dtype=np.uint8), header=hdr)]
+    punits = {c: _fits_unit(result.params[c].unit) for c in result.params.colnames[1:]}
+    hdus.append(_hdu("PARAMS", result.params))
+    samples = QTable({k: np.asarray(v) for k, v in post.samples.items()})
+    hdus.append(_hdu("SAMPLES", samples, punits))
     for t in result.spectra:
-        hdu = fits.table_to_hdu(Table(t))
-        hdu.name = t.meta["EXTNAME"]
+        hdu = _hdu(t.meta["EXTNAME"], t)
+        hdu.header["INSTRUME"] = str(t.meta["INSTRUME"])
+        hdu.header["FILENAME"] = str(t.meta["FILENAME"])
         hdus.append(hdu)
-    derived = fits.table_to_hdu(Table(result.derived))
-    derived.name = "DERIVED"
-    hdus.append(derived)
-    diag = Table({k: [v] for k, v in result.diagnostics.items()})
-    dh = fits.table_to_hdu(diag)
-    dh.name = "DIAGNOSTICS"
-    hdus.append(dh)
+    hdus.append(_hdu("DERIVED", result.derived))
+    hdus[-1].header["COLNOTE"] = result.derived.meta["COLNOTE"]
+    diag = QTable({k: [v] for k, v in result.diagnostics.items()})
+    hdus.append(_hdu("DIAGNOSTICS", diag, {"time_s": "s", "wall_s": "s"}))
+    rhat, ess = post.info.get("r_hat"), post.info.get("ess")
+    if isinstance(rhat, dict) and isinstance(ess, dict):
+        names = list(rhat)
+        conv = QTable({"parameter": names, "r_hat": [rhat[n] for n in names],
+                       "ess": [ess.get(n, np.nan) for n in names]})  # fmt: skip
+        hdus.append(_hdu("CONVERGENCE", conv))
     write_fits_atomic(fits.HDUList(hdus), path)
 
 
 def read_linefit(path) -> dict:
-    """Read a line-fit product: ``config`` (YAML text), ``params``, ``samples``, ``spectra``,
-    ``derived``, ``diagnostics`` (QTables)."""
-    with fits.open(path) as hdul:
+    """Read a line-fit product: ``config`` (YAML text), ``header``, ``params``, ``samples``,
+    ``spectra`` (list), ``derived``, ``diagnostics`` and, for NUTS, ``convergence`` (QTables).
+
+    Raises
+    ------
+    SlitwiseInputError
+        The file is not a lines product (naming the file, HDU and column at fault).
+    """
+    from slitwise.io.fitsutil import open_fits
+    from slitwise.io.schema import validate_hdul
+
+    with open_fits(path) as hdul:
+        validate_hdul(hdul, "lines", str(path), strict=False)
         out = dict(config=bytes(hdul[0].data).decode(), header=dict(hdul[0].header))
-        for key in ("PARAMS", "SAMPLES", "DERIVED", "DIAGNOSTICS"):
-            out[key.lower()] = QTable.read(hdul[key])
-        out["spectra"] = [QTable.read(h) for h in hdul if h.name.startswith("SPEC")]
+        for key in ("PARAMS", "SAMPLES", "DERIVED", "DIAGNOSTICS", "CONVERGENCE"):
+            if key in hdul:
+                out[key.lower()] = QTable.read(hdul[key])
+        out["spectra"] = [QTable.read(h) for h in hdul if re.fullmatch(r"SPEC[0-9]+", h.name)]
     return out

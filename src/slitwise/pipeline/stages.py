@@ -187,6 +187,8 @@ def stage_linefit(ctx: StageContext) -> dict[str, Any]:
 
     Runs only when ``[linefit] config`` is set. Writes ``{root}_{source}.lines.fits`` and
     records the fitted fluxes of :data:`SUMMARY_LINES` (median and half the 16-84 % range).
+    A configuration with ``continuum: {form: template}`` takes each spectrum's continuum
+    template from its zfit product (the best fit without its emission lines).
     """
     if ctx.cfg.linefit.config is None:
         return {"products": [], "records": []}
@@ -207,15 +209,25 @@ def stage_linefit(ctx: StageContext) -> dict[str, Any]:
         if z is None or not np.isfinite(z):
             log.warning("no redshift for %s: line fit skipped", source)
             continue
-        spectra = [read_spec_1d(p) for p in sorted(paths)]
+        paths = sorted(paths)
+        spectra = [read_spec_1d(p) for p in paths]
+        templates = None
+        if cfg.continuum.form == "template":  # each spectrum's zfit model without lines
+            templates = [ctx.out_dir / p.name.replace(".spec.fits", ".zfit.fits") for p in paths]
+            missing = [t.name for t in templates if not t.is_file()]
+            if missing:
+                log.warning("no zfit product %s for the template continuum: line fit of %s "
+                            "skipped", missing, source)  # fmt: skip
+                continue
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            result = fit_lines(cfg, spectra, redshift=float(z), sampler=ctx.cfg.linefit.method)
+            result = fit_lines(cfg, spectra, redshift=float(z), sampler=ctx.cfg.linefit.method,
+                               continuum_templates=templates)  # fmt: skip
         for w in caught:
             log.warning("linefit %s: %s", source, w.message)
         root = parse_product_filename(paths[0].name).root
         out = ctx.out_dir / f"{root}_{source}.lines.fits"
-        write_linefit(result, out)
+        write_linefit(result, out, srcname=source)
         products.append(out)
         rec: dict[str, Any] = {"source": source}
         unit = "1e-18 erg / (s cm2)"

@@ -18,17 +18,21 @@ __all__ = ["to_product"]
 def to_product(result: ZfitResult, *, meta: dict[str, Any] | None = None):
     """Build a :class:`slitwise.io.zfit_product.ZfitProduct` from ``result``.
 
-    The model of every fitted spectrum is written (concatenated, in um and uJy); fitter
+    The model of every fitted spectrum is written (concatenated, in um and uJy; with its
+    continuum templates alone beside it); fitter
     settings go to PRIMARY keywords (CHI2NU, NDOF, NPIXFIT, PZSCALE, IGM, DVCOARSE, DVFINE,
     ERRFLOOR). A failed fit (no finite ZBEST) is written with ZBEST = -1 and ZQUAL = 0.
     """
     from slitwise.io.zfit_product import ZfitProduct
 
-    waves, fluxes = [], []
-    for spec, model in zip(result.spectra, result.models, strict=True):
+    waves, fluxes, conts = [], [], []
+    for spec, model, cont in zip(
+        result.spectra, result.models, result.continuum_models, strict=True
+    ):
         eq = u.spectral_density(spec.wave)
         waves.append(spec.wave.to_value(u.um))
         fluxes.append(model.to_value(FNU_UNIT, equivalencies=eq))
+        conts.append(cont.to_value(FNU_UNIT, equivalencies=eq))
     first = result.spectra[0].meta if result.spectra else {}
     lower = {str(k).lower(): v for k, v in first.items()}
     info: dict[str, Any] = {
@@ -60,6 +64,7 @@ def to_product(result: ZfitResult, *, meta: dict[str, Any] | None = None):
         zwarn=int(result.zwarn),
         model_wave=np.concatenate(waves) * u.um if waves else np.zeros(0) * u.um,
         model_flux=np.concatenate(fluxes) * FNU_UNIT if fluxes else np.zeros(0) * FNU_UNIT,
+        model_continuum=np.concatenate(conts) * FNU_UNIT if conts else np.zeros(0) * FNU_UNIT,
         z=result.z,
         chi2=result.chi2,
         pz=result.pz,

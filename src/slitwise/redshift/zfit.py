@@ -80,6 +80,8 @@ class ZfitResult:
         errors (NaN for templates not constrained); ``coeff_units`` the unit string of each.
     models : list of Quantity
         Best-fit model on every pixel of each input spectrum (in that spectrum's flux unit).
+    continuum_models : list of Quantity
+        The same with the continuum templates alone (no emission-line templates).
     settings : dict
         Every option used (recorded in products).
     """
@@ -107,6 +109,7 @@ class ZfitResult:
     coeff_errs: np.ndarray
     coeff_units: tuple[str, ...]
     models: list
+    continuum_models: list
     spectra: list
     settings: dict[str, Any]
     timing: dict[str, float]
@@ -474,9 +477,11 @@ def zfit(
     else:
         zqual = 1
     model = x @ A
-    models = []
+    cont_model = x[: lib.ncont] @ A[: lib.ncont]
+    models, continuum_models = [], []
     for s, a, b in zip(conv_spectra, pixels.seg_start, pixels.seg_end, strict=True):
         models.append(model[a:b] * s.flux.unit)
+        continuum_models.append(cont_model[a:b] * s.flux.unit)
     line_unit = (unit0 * u.Hz) if fnu else (unit0 * u.AA)
     units = ("",) * lib.ncont + (line_unit.to_string(),) * (lib.ntempl - lib.ncont)
     t4 = time.perf_counter()
@@ -539,6 +544,7 @@ def zfit(
         coeff_errs=errs,
         coeff_units=units,
         models=models,
+        continuum_models=continuum_models,
         spectra=conv_spectra,
         settings=settings,
         timing=timing,
