@@ -95,6 +95,10 @@ def run(args) -> int:
         v = getattr(col, "value", col)
         print(f"{name:14s} {v[rows[16.0]]:12.6g} {v[rows[50.0]]:12.6g} {v[rows[84.0]]:12.6g}  "
               f"{getattr(col, 'unit', '') or ''}")
+    for row in result.ratios:
+        lo, med, hi = row["value"]
+        print(f"{row['ratio']:28s} {lo:12.4g} {med:12.4g} {hi:12.4g}  (ratio)")
     d = result.diagnostics
-    print(f"reduced chi2 {d['redchi2']:.3f} (dof {d['dof']}), wrote {args.out}")
+    print(f"reduced chi2 {d['redchi2']:.3f} (dof {d['dof']}), elpd_loo {d['elpd_loo']:.1f} "
+          f"+- {d['elpd_loo_se']:.1f} (p_loo {d['p_loo']:.1f}), wrote {args.out}")
     return 0

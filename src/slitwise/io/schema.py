@@ -491,6 +491,20 @@ LINES_SCHEMA = ProductSpec(
                 ColumnSpec("flux", FLUXUNIT, "float64", "line flux (strength x flux parameter)"),
                 ColumnSpec("ew_rest", "Angstrom", "float64", "rest-frame equivalent width"),
                 ColumnSpec("dv", "km s-1", "float64", "velocity offset from Z_INPUT"),
+                ColumnSpec("fwhm", "km s-1", "float64", "intrinsic FWHM (before the LSF)"),
+            ),
+        ),
+        HDUSpec(
+            "RATIOS",
+            "table",
+            "Line ratios, computed draw by draw: those the configuration lists under "
+            "`ratios`, else the standard diagnostics among the fitted lines (Ha/Hb, "
+            "[OIII]5008/Hb, [NII]6585/Ha, [SII]/Ha, [SII]6718/6733, [OII]/Hb, [NeIII]/[OII], "
+            "[OIII]4364/5008). Absent when there is none.",
+            required=False,
+            columns=(
+                ColumnSpec("ratio", "", "str", "NUMERATOR/DENOMINATOR, line names joined by +"),
+                ColumnSpec("value", "", "float64", "16th, 50th and 84th percentiles"),
             ),
         ),
         HDUSpec(
@@ -506,6 +520,12 @@ LINES_SCHEMA = ProductSpec(
                 ColumnSpec("lppd", "", "float64", "log pointwise predictive density"),
                 ColumnSpec("waic", "", "float64", "WAIC, deviance scale (-2 (lppd - p_waic))"),
                 ColumnSpec("p_waic", "", "float64", "effective number of parameters of WAIC"),
+                ColumnSpec("elpd_loo", "", "float64", "PSIS-LOO expected log predictive density"),
+                ColumnSpec("p_loo", "", "float64", "effective number of parameters of LOO"),
+                ColumnSpec("looic", "", "float64", "LOO information criterion (-2 elpd_loo)"),
+                ColumnSpec("elpd_loo_se", "", "float64", "standard error of elpd_loo"),
+                ColumnSpec("khat_max", "", "float64", "largest Pareto k of PSIS over the pixels"),
+                ColumnSpec("n_khat_high", "", "int64", "pixels with Pareto k > 0.7"),
                 ColumnSpec("chi2", "", "float64", "chi-square at the best point"),
                 ColumnSpec("dof", "", "int64", "degrees of freedom (pixels - free parameters)"),
                 ColumnSpec("redchi2", "", "float64", "reduced chi-square"),

@@ -40,6 +40,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from slitwise.errors import input_error
+from slitwise.lines.derived import parse_ratio
 from slitwise.lines.priors import PriorSpec, topological_order
 from slitwise.lines.profiles import PROFILES, SHAPE_PARAMETERS
 
@@ -185,6 +186,11 @@ class LineFitConfig(_Strict):
     instruments: dict[str, InstrumentConfig] = Field(default_factory=dict)
     likelihood: LikelihoodConfig = LikelihoodConfig()
     prepare: PrepareConfig = PrepareConfig()
+    ratios: list[str] = Field(
+        default_factory=list,
+        description="line ratios to report, 'A/B' or 'A+B/C' with line names (default: the "
+        "standard diagnostics among the fitted lines)",
+    )
 
     @field_validator("flux_unit")
     @classmethod
@@ -228,6 +234,14 @@ class LineFitConfig(_Strict):
                         f"line '{line.name}' {role}",
                         f"unknown parameter '{pname}' (declare it under 'parameters')",
                     )
+        for text in self.ratios:
+            try:
+                num, den = parse_ratio(text)
+            except ValueError as exc:
+                raise input_error(f"ratios '{text}'", str(exc)) from None
+            for name in num + den:
+                if name not in seen:
+                    raise input_error(f"ratios '{text}'", f"unknown line '{name}'")
         for key, inst in self.instruments.items():
             for pname in inst.parameter_names():
                 if pname not in self.parameters:

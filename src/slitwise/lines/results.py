@@ -3,7 +3,8 @@
 FITS layout (``lines.fits``): declared in :mod:`slitwise.io.schema` and documented in
 ``docs/products.md`` -- PRIMARY (configuration YAML as data, sampler and settings), PARAMS
 (percentiles), SAMPLES, SPEC1..SPECn (data and model per spectrum), DERIVED (per line flux,
-rest-frame equivalent width, velocity offset), DIAGNOSTICS, CONVERGENCE (NUTS).
+rest-frame equivalent width, velocity offset, intrinsic FWHM), RATIOS (line ratios),
+DIAGNOSTICS (goodness of fit, WAIC, PSIS-LOO, sampler diagnostics), CONVERGENCE (NUTS).
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from astropy.table import QTable
 
 from slitwise.io.atomic import write_fits_atomic
 from slitwise.lines.config import config_to_yaml
+from slitwise.lines.derived import line_quantities, line_ratios
 from slitwise.lines.inference import Posterior, compiled
+from slitwise.lines.loo import psis_loo
 from slitwise.lines.prepare import Prepared
 
 __all__ = ["LineFitResult", "PERCENTILES", "make_result", "write_linefit", "read_linefit"]
@@ -40,6 +43,7 @@ class LineFitResult:
     spectra: list[QTable]
     derived: QTable
     diagnostics: dict
+    ratios: QTable
 
     @property
     def samples(self) -> dict[str, np.ndarray]:
@@ -96,10 +100,12 @@ def make_result(prepared: Prepared, post: Posterior, *, n_model_draws: int = 200
     chi2 = float(np.sum(resid[w] ** 2))
     n_free = len(st.free_parameters)
     dof = int(w.sum()) - n_free
+    loo = psis_loo(lps)
     diag = dict(
         sampler=post.sampler, loglike=float(lp_best[w].sum()), lppd=float(lppd),
-        waic=float(-2 * (lppd - p_waic)), p_waic=p_waic, chi2=chi2, dof=dof,
-        redchi2=chi2 / max(dof, 1), n_free=n_free, n_pix=int(w.sum()),
+        waic=float(-2 * (lppd - p_waic)), p_waic=p_waic,
+        **{k: v for k, v in loo.items() if k != "elpd_loo_i"},
+        chi2=chi2, dof=dof, redchi2=chi2 / max(dof, 1), n_free=n_free, n_pix=int(w.sum()),
     )
     for k, v in post.info.items():
         if np.isscalar(v) or isinstance(v, bool | int | float):
@@ -121,43 +127,9 @@ def make_result(prepared: Prepared, post: Posterior, *, n_model_draws: int = 200
         for j, line in enumerate(st.lines):
             t[line.name] = med["lines"][j, a:b] * flam
         tables.append(t)
-    derived = _derived(prepared, draws, np.asarray(models["continuum"]))
-    return LineFitResult(prepared, post, params, tables, derived, diag)
-
-
-def _derived(prepared: Prepared, draws: dict, cont: np.ndarray) -> QTable:
-    """Per line: flux, rest-frame EW and velocity offset percentiles (16, 50, 84)."""
-    st = prepared.structure
-    z0 = float(prepared.data["z0"])
-    rows = []
-    lam_pix = 0.5 * (prepared.data["lo"] + prepared.data["hi"])
-    w = prepared.data["w"] > 0
-    for line in st.lines:
-        z = np.asarray(draws[line.param("z")])
-        lam_c = line.wave_rest * 1e-4 * (1 + z0 + z)
-        dv = C_KMS * z / (1 + z0)
-        if line.kind == "emission":
-            flux = line.strength * np.asarray(draws[line.param("flux")])
-            j = np.argmin(np.where(w, np.abs(lam_pix[None, :] - lam_c[:, None]), np.inf), axis=1)
-            c_at = cont[np.arange(len(j)), j]  # flux_unit / um, observed frame
-            with np.errstate(divide="ignore", invalid="ignore"):
-                ew = flux / c_at / (1 + z0 + z) * 1e4  # Angstrom, rest frame
-        else:
-            flux = np.full(len(z), np.nan)
-            ew = np.full(len(z), np.nan)
-        row = dict(line=line.name, wave_rest=line.wave_rest)
-        for label, arr in (("flux", flux), ("ew_rest", ew), ("dv", dv)):
-            row[label] = np.nanpercentile(arr, [16, 50, 84]) if np.isfinite(arr).any() else [
-                np.nan] * 3
-        rows.append(row)
-    t = QTable()
-    t["line"] = [r["line"] for r in rows]
-    t["wave_rest"] = [r["wave_rest"] for r in rows] * u.AA
-    t["flux"] = np.array([r["flux"] for r in rows]) * prepared.config.flux_unit_quantity
-    t["ew_rest"] = np.array([r["ew_rest"] for r in rows]) * u.AA
-    t["dv"] = np.array([r["dv"] for r in rows]) * u.km / u.s
-    t.meta["COLNOTE"] = "flux, ew_rest, dv columns hold p16, p50, p84"
-    return t
+    derived = line_quantities(prepared, post.samples, draws, np.asarray(models["continuum"]))
+    ratios = line_ratios(prepared, post.samples)
+    return LineFitResult(prepared, post, params, tables, derived, diag, ratios)
 
 
 def _fits_unit(unit) -> str:
@@ -212,6 +184,8 @@ def write_linefit(result: LineFitResult, path, *, srcname: str | None = None) ->
         hdus.append(hdu)
     hdus.append(_hdu("DERIVED", result.derived))
     hdus[-1].header["COLNOTE"] = result.derived.meta["COLNOTE"]
+    if len(result.ratios):
+        hdus.append(_hdu("RATIOS", result.ratios))
     diag = QTable({k: [v] for k, v in result.diagnostics.items()})
     hdus.append(_hdu("DIAGNOSTICS", diag, {"time_s": "s", "wall_s": "s"}))
     rhat, ess = post.info.get("r_hat"), post.info.get("ess")
@@ -225,7 +199,8 @@ def write_linefit(result: LineFitResult, path, *, srcname: str | None = None) ->
 
 def read_linefit(path) -> dict:
     """Read a line-fit product: ``config`` (YAML text), ``header``, ``params``, ``samples``,
-    ``spectra`` (list), ``derived``, ``diagnostics`` and, for NUTS, ``convergence`` (QTables).
+    ``spectra`` (list), ``derived``, ``diagnostics``, and when present ``ratios`` and (NUTS)
+    ``convergence`` (QTables).
 
     Raises
     ------
@@ -238,7 +213,7 @@ def read_linefit(path) -> dict:
     with open_fits(path) as hdul:
         validate_hdul(hdul, "lines", str(path), strict=False)
         out = dict(config=bytes(hdul[0].data).decode(), header=dict(hdul[0].header))
-        for key in ("PARAMS", "SAMPLES", "DERIVED", "DIAGNOSTICS", "CONVERGENCE"):
+        for key in ("PARAMS", "SAMPLES", "DERIVED", "RATIOS", "DIAGNOSTICS", "CONVERGENCE"):
             if key in hdul:
                 out[key.lower()] = QTable.read(hdul[key])
         out["spectra"] = [QTable.read(h) for h in hdul if re.fullmatch(r"SPEC[0-9]+", h.name)]
