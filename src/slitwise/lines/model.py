@@ -80,10 +80,9 @@ def _continuum(form, coefs, t, lam, lam_mid_rest, z, template=None):
     """Continuum shape; ``coefs`` is a list of per-pixel coefficient arrays."""
     if form == "linear":
         return coefs[0] + coefs[1] * t
-    if form == "polynomial":
-        return sum(c * t**k for k, c in enumerate(coefs))
-    if form == "template":
-        return template * sum(c * t**k for k, c in enumerate(coefs))
+    if form in ("polynomial", "template"):  # a template times a polynomial
+        poly = sum(c * t**k for k, c in enumerate(coefs))
+        return poly if form == "polynomial" else template * poly
     if form == "chebyshev":
         out = coefs[0] * jnp.ones_like(t)
         t_prev, t_cur = jnp.ones_like(t), t

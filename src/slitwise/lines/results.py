@@ -30,7 +30,6 @@ __all__ = ["LineFitResult", "PERCENTILES", "make_result", "write_linefit", "read
 
 #: Percentiles of the PARAMS table.
 PERCENTILES = (0.15, 2.5, 16.0, 50.0, 84.0, 97.5, 99.85)
-C_KMS = 299792.458
 
 
 @dataclasses.dataclass
