@@ -61,6 +61,11 @@ def test_inspection_app_serves_the_demo_products(demo_run):
     data = one.get_json()
     text = str(data)
     assert "prism" in text.lower() and "g395m" in text.lower()
+    # its joint line fit: per-line fluxes and line ratios before the raw parameters
+    (fit,) = data["lines"]
+    rows = {p["name"]: p for p in fit["params"]}
+    assert {"F(OIII_5008)", "Halpha/Hbeta", "f_oiii"} <= set(rows)
+    assert rows["F(OIII_5008)"]["value"] == pytest.approx(2.98 * rows["f_oiii"]["value"])
 
 
 def test_line_fits_are_products_the_inspection_page_reads(demo_run):
