@@ -57,12 +57,16 @@ def _percentiles(arr: np.ndarray) -> np.ndarray:
     return np.nanpercentile(arr, PCT) if np.isfinite(arr).any() else np.full(3, np.nan)
 
 
-def line_quantities(prepared, samples: dict, draws: dict, cont: np.ndarray) -> QTable:
+def line_quantities(
+    prepared, samples: dict, draws: dict, cont: np.ndarray, flux_scale: np.ndarray
+) -> QTable:
     """Per line: flux, rest-frame EW, velocity offset and intrinsic FWHM (p16, p50, p84).
 
     Flux, velocity offset and FWHM come from every posterior draw (``samples``); the
-    equivalent width from the draws ``draws`` whose continuum model ``cont`` was evaluated
-    on every (padded) pixel, in ``flux_unit`` / um.
+    equivalent width from the draws ``draws`` whose observed continuum model ``cont`` (in
+    ``flux_unit`` / um) and flux scale ``flux_scale`` were evaluated on every (padded)
+    pixel: at the pixel nearest the line, the line as observed there (its flux times that
+    spectrum's flux scale) over the continuum observed there.
     """
     st = prepared.structure
     z0 = float(prepared.data["z0"])
@@ -79,9 +83,10 @@ def line_quantities(prepared, samples: dict, draws: dict, cont: np.ndarray) -> Q
             lam_c = line.wave_rest * 1e-4 * (1 + z0 + zd)
             j = np.argmin(np.where(w, np.abs(lam_pix[None, :] - lam_c[:, None]), np.inf), axis=1)
             c_at = cont[np.arange(len(j)), j]  # flux_unit / um, observed frame
+            observed = line.strength * np.asarray(draws[line.param("flux")]) * flux_scale[
+                np.arange(len(j)), j]
             with np.errstate(divide="ignore", invalid="ignore"):
-                ew = line.strength * np.asarray(draws[line.param("flux")]) / c_at / (
-                    1 + z0 + zd) * 1e4  # Angstrom, rest frame
+                ew = observed / c_at / (1 + z0 + zd) * 1e4  # Angstrom, rest frame
         else:
             flux = np.full(len(z), np.nan)
             ew = np.full(len(z), np.nan)

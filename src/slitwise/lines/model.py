@@ -188,8 +188,9 @@ def _resolution_at(lam, rtab_w, rtab_r):
 def predict(vals: dict, data: dict, structure: FitStructure) -> dict:
     """Model of all (concatenated, padded) pixels from parameter values by name.
 
-    Returns a dict with ``total`` and ``continuum`` (npix,) and ``lines`` (n_lines, npix), in
-    the configuration's order.
+    Returns a dict with ``total``, ``continuum`` and ``flux_scale`` (npix,) and ``lines``
+    (n_lines, npix), in the configuration's order; everything but ``flux_scale`` is as
+    observed, i.e. multiplied by the flux scale of the pixel's spectrum.
     """
     return predict_vector(layout(structure).from_dict(vals), data, structure)
 
@@ -283,12 +284,13 @@ def predict_vector(p, data: dict, structure: FitStructure) -> dict:
     for k in range(1, order):
         fs = fs + fs_coef[:, k] * x**k
     total = running * fs
+    lines = jnp.stack(comps) * fs[None, :]
     if structure.continuum_form == "template":
         # a spectrum's template already has that spectrum's calibration: not scaled again
         # (absorbers still act on it)
         total = total + cont * cont_transmission * (1.0 - fs)
-        return dict(total=total, continuum=cont, lines=jnp.stack(comps) * fs[None, :])
-    return dict(total=total, continuum=cont * fs, lines=jnp.stack(comps) * fs[None, :])
+        return dict(total=total, continuum=cont, lines=lines, flux_scale=fs)
+    return dict(total=total, continuum=cont * fs, lines=lines, flux_scale=fs)
 
 
 def pointwise_loglike(vals: dict, data: dict, structure: FitStructure, model=None):

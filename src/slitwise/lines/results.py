@@ -126,7 +126,8 @@ def make_result(prepared: Prepared, post: Posterior, *, n_model_draws: int = 200
         for j, line in enumerate(st.lines):
             t[line.name] = med["lines"][j, a:b] * flam
         tables.append(t)
-    derived = line_quantities(prepared, post.samples, draws, np.asarray(models["continuum"]))
+    derived = line_quantities(prepared, post.samples, draws, np.asarray(models["continuum"]),
+                              np.asarray(models["flux_scale"]))
     ratios = line_ratios(prepared, post.samples)
     return LineFitResult(prepared, post, params, tables, derived, diag, ratios)
 
