@@ -78,6 +78,9 @@ def test_line_fits_are_products_the_inspection_page_reads(demo_run):
     paths = sorted(result.output_dir.glob("*.lines.fits"))
     for path in paths:
         validate_product(path, "lines")
+        # and its figure: every window of every spectrum with data, model, lines, residuals
+        png = path.with_suffix(".png")
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
         assert fits.getheader(path)["SRCNAME"] == path.name[len("demo_"):-len(".lines.fits")]
     # the page attaches each fit to its source (SRCNAME) and ranks sources by line S/N
     index = ProductIndex(result.output_dir)

@@ -11,11 +11,10 @@ __all__ = ["plot_linefit"]
 
 def plot_linefit(result, path: str | os.PathLike | None = None, *, title: str | None = None):
     """Plot every spectrum's fitted windows: data with errors, model, continuum, each line,
-    and normalised residuals underneath. Saves a PNG when ``path`` is given.
+    and normalised residuals underneath (a row of windows per spectrum).
 
-    Returns
-    -------
-    matplotlib.figure.Figure
+    With ``path`` the PNG is written atomically and the figure closed (nothing returned);
+    without, the open figure is returned.
     """
     import matplotlib
 
@@ -32,6 +31,7 @@ def plot_linefit(result, path: str | os.PathLike | None = None, *, title: str | 
     line_names = [ln.name for ln in result.prepared.structure.lines]
     for i, t in enumerate(tabs):
         wave = t["wave"].value
+        labelled = False  # the flux unit on the first window this spectrum covers
         for k in range(nwin):
             ax, axr = axes[2 * i, k], axes[2 * i + 1, k]
             m = (wave >= win_lo[k]) & (wave <= win_hi[k])
@@ -50,8 +50,9 @@ def plot_linefit(result, path: str | os.PathLike | None = None, *, title: str | 
                     ax.plot(wave[m], t["continuum"].value[m] + comp, lw=0.7, label=name)
             ax.plot(wave[m], t["model"].value[m], color="tab:red", lw=1.0, label="model")
             ax.set_title(f"{t.meta.get('INSTRUME', '')}", fontsize=9)
-            if k == 0:
+            if not labelled:
                 ax.set_ylabel(f"f_lambda [{t['flux'].unit.to_string()}]", fontsize=8)
+                labelled = True
             axr.step(wave[m], (flux - t["model"].value[m]) / err, where="mid", color="k",
                      lw=0.7)
             axr.axhline(0, color="tab:red", lw=0.7)
@@ -63,6 +64,11 @@ def plot_linefit(result, path: str | os.PathLike | None = None, *, title: str | 
     fig.suptitle(title or f"{d['sampler']}: reduced chi2 = {d['redchi2']:.2f} (dof {d['dof']})",
                  fontsize=10)
     fig.tight_layout()
-    if path is not None:
-        fig.savefig(path, dpi=110)
-    return fig
+    if path is None:
+        return fig
+    from slitwise.io.atomic import atomic_path
+
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
+    return None

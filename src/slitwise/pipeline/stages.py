@@ -185,8 +185,9 @@ SUMMARY_LINES = ("OIII_5008", "Halpha")
 def stage_linefit(ctx: StageContext) -> dict[str, Any]:
     """Joint line fit of all spectra of each source at its zfit redshift.
 
-    Runs only when ``[linefit] config`` is set. Writes ``{root}_{source}.lines.fits`` and
-    records the fitted fluxes of :data:`SUMMARY_LINES` (median and half the 16-84 % range).
+    Runs only when ``[linefit] config`` is set. Writes ``{root}_{source}.lines.fits`` and its
+    figure ``{root}_{source}.lines.png``, and records the fitted fluxes of
+    :data:`SUMMARY_LINES` (median and half the 16-84 % range).
     A configuration with ``continuum: {form: template}`` takes each spectrum's continuum
     template from its zfit product (the best fit without its emission lines).
     """
@@ -197,8 +198,10 @@ def stage_linefit(ctx: StageContext) -> dict[str, Any]:
     from slitwise.io.naming import parse_product_filename
     from slitwise.io.spec_product import read_spec_1d
     from slitwise.lines import fit_lines, load_config, write_linefit
+    from slitwise.lines.plot import plot_linefit
 
     cfg = load_config(ctx.cfg.linefit.config)
+    zfits = {p.name: p for p in ctx.products_of("zfit")}
     zrec = {r["source"]: r for r in ctx.outputs.get("zfit", {}).get("records", [])}
     by_source: dict[str, list[Path]] = {}
     for path in _spec_files(ctx):
@@ -213,8 +216,9 @@ def stage_linefit(ctx: StageContext) -> dict[str, Any]:
         spectra = [read_spec_1d(p) for p in paths]
         templates = None
         if cfg.continuum.form == "template":  # each spectrum's zfit model without lines
-            templates = [ctx.out_dir / p.name.replace(".spec.fits", ".zfit.fits") for p in paths]
-            missing = [t.name for t in templates if not t.is_file()]
+            names = [p.name.replace(".spec.fits", ".zfit.fits") for p in paths]
+            templates = [zfits.get(n) for n in names]
+            missing = [n for n, t in zip(names, templates, strict=True) if t is None]
             if missing:
                 log.warning("no zfit product %s for the template continuum: line fit of %s "
                             "skipped", missing, source)  # fmt: skip
@@ -228,7 +232,8 @@ def stage_linefit(ctx: StageContext) -> dict[str, Any]:
         root = parse_product_filename(paths[0].name).root
         out = ctx.out_dir / f"{root}_{source}.lines.fits"
         write_linefit(result, out, srcname=source)
-        products.append(out)
+        plot_linefit(result, out.with_suffix(".png"), title=f"{source}: lines at z = {z:.4f}")
+        products += [out, out.with_suffix(".png")]
         rec: dict[str, Any] = {"source": source}
         unit = "1e-18 erg / (s cm2)"
         for row in result.derived:
