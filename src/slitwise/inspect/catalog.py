@@ -57,6 +57,21 @@ def _finite(value: object) -> float | None:
     return out if math.isfinite(out) else None
 
 
+def percentile_rows(hdul, hdu: str, key: str, column: str) -> list[tuple]:
+    """``(name, p50, half the 16-84 % range, unit)`` per row of table ``hdu`` whose ``column``
+    holds (p16, p50, p84), as the DERIVED and RATIOS tables of a lines product do; [] when
+    the file has no such table."""
+    if hdu not in hdul or column not in hdul[hdu].columns.names:
+        return []
+    data = hdul[hdu].data
+    values = np.asarray(data[column], dtype=float)
+    if values.ndim != 2 or values.shape[1] != 3:
+        return []
+    unit = hdul[hdu].columns[column].unit or ""
+    return [(str(name), v[1], (v[2] - v[0]) / 2, unit)
+            for name, v in zip(data[key], values, strict=True)]  # fmt: skip
+
+
 def line_snr(path: str | os.PathLike) -> float | None:
     """Largest flux S/N over the lines of a line-fit file (None when it cannot tell).
 
@@ -67,10 +82,9 @@ def line_snr(path: str | os.PathLike) -> float | None:
     """
     try:
         with fits.open(path, memmap=False) as hdul:
-            if "DERIVED" in hdul and "flux" in hdul["DERIVED"].columns.names:
-                flux = np.asarray(hdul["DERIVED"].data["flux"], dtype=float)
-                if flux.ndim == 2 and flux.shape[1] == 3:
-                    return _best_snr(flux[:, 1], (flux[:, 2] - flux[:, 0]) / 2)
+            rows = percentile_rows(hdul, "DERIVED", "line", "flux")
+            if rows:
+                return _best_snr(np.array([r[1] for r in rows]), np.array([r[2] for r in rows]))
             params = Table(hdul["PARAMS"].data)
     except (OSError, KeyError, ValueError, TypeError):
         return None

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from slitwise.inspect.catalog import SourceEntry
+from slitwise.inspect.catalog import SourceEntry, percentile_rows
 from slitwise.io.spec_product import read_spec
 from slitwise.io.zfit_product import read_zfit
 
@@ -113,21 +113,6 @@ def zfit_payload(product, config: str, relpath: str) -> dict:
     }
 
 
-def _percentile_rows(hdul, hdu: str, key: str, column: str, label) -> list[dict]:
-    """Rows (name, p50, half the 16-84 % range, unit) of a table whose ``column`` holds
-    (p16, p50, p84) per row, as the DERIVED and RATIOS tables of a lines product do."""
-    if hdu not in hdul or column not in hdul[hdu].columns.names:
-        return []
-    data = hdul[hdu].data
-    values = np.asarray(data[column], dtype=float)
-    if values.ndim != 2 or values.shape[1] != 3:
-        return []
-    unit = hdul[hdu].columns[column].unit or ""
-    return [{"name": label(str(name)), "unit": unit, "value": _scalar(v[1]),
-             "err": _scalar((v[2] - v[0]) / 2)}
-            for name, v in zip(data[key], values, strict=True)]  # fmt: skip
-
-
 def lines_payload(path: Path, relpath: str) -> dict:
     """Line-fit results: each line's flux and the line ratios when the file has them (DERIVED,
     RATIOS), then the PARAMS table (median and spread of each parameter)."""
@@ -139,8 +124,12 @@ def lines_payload(path: Path, relpath: str) -> dict:
         with fits.open(path, memmap=False) as hdul:
             params = Table(hdul["PARAMS"].data)
             units = {c.name: c.unit for c in hdul["PARAMS"].columns}
-            out["params"] += _percentile_rows(hdul, "DERIVED", "line", "flux", "F({})".format)
-            out["params"] += _percentile_rows(hdul, "RATIOS", "ratio", "value", str)
+            for name, med, err, unit in percentile_rows(hdul, "DERIVED", "line", "flux"):
+                out["params"].append({"name": f"F({name})", "unit": unit,
+                                      "value": _scalar(med), "err": _scalar(err)})  # fmt: skip
+            for name, med, err, unit in percentile_rows(hdul, "RATIOS", "ratio", "value"):
+                out["params"].append({"name": name, "unit": unit,
+                                      "value": _scalar(med), "err": _scalar(err)})  # fmt: skip
     except (OSError, KeyError, ValueError, TypeError) as exc:
         out["error"] = f"not readable ({exc.__class__.__name__})"
         return out

@@ -283,14 +283,14 @@ def predict_vector(p, data: dict, structure: FitStructure) -> dict:
     fs = fs_coef[:, 0]
     for k in range(1, order):
         fs = fs + fs_coef[:, k] * x**k
-    total = running * fs
-    lines = jnp.stack(comps) * fs[None, :]
+    total, observed_cont = running * fs, cont * fs
     if structure.continuum_form == "template":
         # a spectrum's template already has that spectrum's calibration: not scaled again
         # (absorbers still act on it)
         total = total + cont * cont_transmission * (1.0 - fs)
-        return dict(total=total, continuum=cont, lines=lines, flux_scale=fs)
-    return dict(total=total, continuum=cont * fs, lines=lines, flux_scale=fs)
+        observed_cont = cont
+    return dict(total=total, continuum=observed_cont, lines=jnp.stack(comps) * fs[None, :],
+                flux_scale=fs)
 
 
 def pointwise_loglike(vals: dict, data: dict, structure: FitStructure, model=None):

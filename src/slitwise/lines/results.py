@@ -93,13 +93,13 @@ def make_result(prepared: Prepared, post: Posterior, *, n_model_draws: int = 200
     lps = all_lps[:-1]
     w = np.asarray(prepared.data["w"]) > 0
     lps = lps[:, w]
-    lppd = np.sum(np.log(np.mean(np.exp(lps - lps.max(0)), axis=0)) + lps.max(0))
+    loo = psis_loo(lps)
+    lppd = loo["elpd_loo"] + loo["p_loo"]  # p_loo = lppd - elpd_loo
     p_waic = float(np.sum(np.var(lps, axis=0, ddof=1)))
     resid = (prepared.data["flux"] - np.asarray(model_best["total"])) / prepared.data["err"]
     chi2 = float(np.sum(resid[w] ** 2))
     n_free = len(st.free_parameters)
     dof = int(w.sum()) - n_free
-    loo = psis_loo(lps)
     diag = dict(
         sampler=post.sampler, loglike=float(lp_best[w].sum()), lppd=float(lppd),
         waic=float(-2 * (lppd - p_waic)), p_waic=p_waic,
