@@ -4,7 +4,7 @@ calibration over noise realisations, many sources, nested-sampling evidence, rea
 Usage::
 
     .venv/bin/python benchmarks/bench_linefit.py [--parts speed,calib,many,nested,real]
-        [--n-calib 30] [--calib-seed0 1000] [--n-many 50]
+        [--n-calib 30] [--calib-seed0 1000] [--block 30] [--n-many 50]
         [--unite-python /tmp/unite-venv/bin/python]
 
 ``speed`` runs ``slitwise linefit`` (NUTS 1 chain 500+500) as a separate process and, when a
@@ -21,6 +21,7 @@ import os
 import subprocess
 import sys
 import time
+from math import comb
 from pathlib import Path
 
 import numpy as np
@@ -185,13 +186,51 @@ def part_calib(args):
           f"binomial sd {np.sqrt(0.68 * 0.32 / n):.3f}; total {time.perf_counter() - t0:.0f} s; "
           f"divergences {sum(r.diagnostics['divergences'] for r in res)}")
     print(f"{'param':10s} {'[p16,p84]':>9s} {'[p2.5,p97.5]':>12s} {'mean z':>7s} {'std z':>6s}")
-    for k, v in tr.items():
+    inside, zs = np.zeros((n, len(tr)), bool), np.zeros((n, len(tr)))
+    for j, (k, v) in enumerate(tr.items()):
         p = np.array([np.percentile(r.samples[k], [2.5, 16, 50, 84, 97.5]) for r in res])
-        c68 = np.mean((p[:, 1] <= v) & (v <= p[:, 3]))
+        inside[:, j] = (p[:, 1] <= v) & (v <= p[:, 3])
+        c68 = inside[:, j].mean()
         c95 = np.mean((p[:, 0] <= v) & (v <= p[:, 4]))
-        z = (p[:, 2] - v) / (0.5 * (p[:, 3] - p[:, 1]))
+        zs[:, j] = z = (p[:, 2] - v) / (0.5 * (p[:, 3] - p[:, 1]))
         print(f"{k:10s} {c68:9.3f} {c95:12.3f} {z.mean():+7.2f} {z.std():6.2f} "
-              f"{'ok' if abs(c68 - 0.68) <= 0.10 else 'OUT'}")
+              f"{'ok' if _passes(c68) else 'OUT'}")
+    _calib_blocks(inside, zs, list(tr), s0, args.block)
+
+
+def _passes(frac):
+    """The acceptance criterion on a hit-rate of [p16, p84]: within 0.68 +- 0.10."""
+    return np.abs(frac - 0.68) <= 0.10 + 1e-9
+
+
+def _calib_blocks(inside, z, keys, s0, b, n_boot=20000):
+    """The literal criterion (every parameter's hit-rate within 0.68 +- 0.10) on disjoint blocks
+    of ``b`` realisations, and how often it passes for this sampler and for an ideal one."""
+    n, m = inside.shape
+    nb, n_pass = n // b, 0
+    print(f"\nliteral criterion on {nb} disjoint blocks of {b} realisations"
+          f"{f' ({n - nb * b} left over)' if n % b else ''}:")
+    for i in range(nb):
+        f = inside[i * b:(i + 1) * b].mean(0)
+        ok = _passes(f)
+        n_pass += ok.all()
+        out = ", ".join(f"{k} {x:.3f}" for k, x, o in zip(keys, f, ok, strict=True)
+                        if not o)
+        print(f"  seeds {s0 + i * b}..{s0 + (i + 1) * b - 1}: {ok.sum():2d}/{m} within; "
+              f"outside: {out or '-'}")
+    if nb:
+        print(f"blocks passing all {m}: {n_pass}/{nb} = {n_pass / nb:.3f}")
+    rng = np.random.default_rng(12345)
+    boot = _passes(inside[rng.integers(0, n, (n_boot, b))].mean(1))
+    x = rng.multivariate_normal(np.zeros(m), np.corrcoef(z, rowvar=False), size=(n_boot, b))
+    ideal = _passes((np.abs(x) < 0.9945).mean(1))  # |x| < 0.9945: exactly 0.68 per parameter
+    indep = sum(comb(b, k) * 0.68**k * 0.32**(b - k) for k in range(b + 1) if _passes(k / b))
+    print(f"P(block of {b} passes all {m}), {n_boot} simulated blocks each:")
+    print(f"  bootstrap of this sampler (rows of `inside` resampled): {boot.all(1).mean():.3f}, "
+          f"mean {boot.sum(1).mean():.2f}/{m} within")
+    print(f"  ideal sampler, Gaussian copula (0.68 marginals, correlation of z): "
+          f"{ideal.all(1).mean():.3f}, mean {ideal.sum(1).mean():.2f}/{m} within "
+          f"(independent parameters: {indep**m:.3f})")
 
 
 _MANY_CHILD = """
@@ -334,6 +373,8 @@ def main():
     ap.add_argument("--n-calib", type=int, default=30)
     ap.add_argument("--calib-seed0", type=int, default=1000,
                     help="first noise realisation of the calibration part (default 1000)")
+    ap.add_argument("--block", type=int, default=30,
+                    help="realisations per block of the literal calibration criterion")
     ap.add_argument("--n-many", type=int, default=50)
     ap.add_argument("--nlive", type=int, default=300)
     ap.add_argument("--png-dir", default="/tmp")
