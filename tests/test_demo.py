@@ -34,6 +34,25 @@ def test_demo_recovers_truth(demo_run):
     assert np.all(np.abs(ratio - 1.0) < 0.2), ratio
 
 
+def test_broad_lines_are_modelled_where_the_sources_have_them(demo_run):
+    # every source is fitted with and without broad Balmer lines; the broad model is kept
+    # where the simulator put broad lines (seed 2: source 1006) and nowhere else, and the
+    # narrow Halpha flux comes out right in both cases (was 1.65x the truth for 1006 before
+    # broad lines were modelled)
+    _, table = demo_run
+    primaries = table[table["kind"] == "primary"]
+    broad = np.asarray(primaries["broad true"]) == "yes"
+    assert broad.sum() >= 1
+    chosen = np.asarray(primaries["line model"])
+    assert np.all(chosen[broad] == "demo_lines_broad"), table
+    assert np.all(chosen[~broad] == "demo_lines"), table
+    fit = np.asarray(primaries["F(Halpha) fit"], dtype=float)
+    true = np.asarray(primaries["F(Halpha) true"], dtype=float)
+    good = np.isfinite(fit)
+    assert good.sum() >= 4 and good[broad].all()
+    assert np.all(np.abs(fit[good] / true[good] - 1.0) < 0.2), fit[good] / true[good]
+
+
 def test_demo_finds_the_serendip_seen_in_only_two_nods(demo_run):
     # seed 2's serendip 2002 (z = 4.02) sits 0.75 shutter above its host, on the shutter
     # frame: inside the slitlet in two of the three nods only. It must be found (and not be
@@ -97,7 +116,7 @@ def test_template_continuum_through_the_pipeline(demo_run, tmp_path):
     from astropy.table import Table
 
     from slitwise.cli.demo import demo_table
-    from slitwise.lines.demo import demo_config_path
+    from slitwise.lines.demo import demo_broad_config_path, demo_config_path
     from slitwise.pipeline.config import load_config
     from slitwise.pipeline.runner import run_pipeline
     from slitwise.simulate import read_truth
@@ -105,12 +124,15 @@ def test_template_continuum_through_the_pipeline(demo_run, tmp_path):
     result, _ = demo_run
     demo_dir = tmp_path / "demo"
     shutil.copytree(result.output_dir.parent, demo_dir)
-    text = demo_config_path().read_text()
-    assert "form: linear" in text
-    (tmp_path / "template.yaml").write_text(text.replace("form: linear", "form: template"))
+    for name, path in (("template", demo_config_path()),
+                       ("template_broad", demo_broad_config_path())):  # fmt: skip
+        text = path.read_text()
+        assert "form: linear" in text
+        (tmp_path / f"{name}.yaml").write_text(text.replace("form: linear", "form: template"))
     cfg = load_config(demo_dir / "demo.toml",
                       run={"overwrite": True, "stages": ["linefit", "summary"]},
-                      linefit={"config": str(tmp_path / "template.yaml")})  # fmt: skip
+                      linefit={"config": str(tmp_path / "template.yaml"),
+                               "alternatives": [str(tmp_path / "template_broad.yaml")]})
     rerun = run_pipeline(cfg, progress=False)
     assert rerun.n_failed == 0
     paths = sorted(rerun.output_dir.glob("*.lines.fits"))

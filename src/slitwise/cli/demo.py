@@ -35,7 +35,7 @@ def add_parser(sub):
     return p
 
 
-def _write_config(out: Path, *, jobs: int, linefit_config: Path | None) -> Path:
+def _write_config(out: Path, *, jobs: int, linefit_configs: list[Path]) -> Path:
     lines = [
         "# slitwise demo configuration (rerun with: slitwise run demo.toml)",
         "[run]",
@@ -51,20 +51,25 @@ def _write_config(out: Path, *, jobs: int, linefit_config: Path | None) -> Path:
         f"jobs = {jobs}",
         "",
     ]
-    if linefit_config is not None:
-        lines += ["[linefit]", f'config = "{linefit_config.as_posix()}"', 'method = "map"', ""]
+    if linefit_configs:
+        first, *alternatives = (f'"{p.as_posix()}"' for p in linefit_configs)
+        lines += ["[linefit]", f"config = {first}", 'method = "map"']
+        if alternatives:
+            lines.append(f"alternatives = [{', '.join(alternatives)}]")
+        lines.append("")
     path = out / "demo.toml"
     path.write_text("\n".join(lines))
     return path
 
 
-def _demo_line_config() -> Path | None:
-    """The packaged demo line configuration, when the line fitter is installed."""
+def _demo_line_configs() -> list[Path]:
+    """The packaged demo line configurations (narrow lines; plus broad Balmer lines), when
+    the line fitter is installed."""
     try:
-        from slitwise.lines.demo import demo_config_path
+        from slitwise.lines.demo import demo_broad_config_path, demo_config_path
     except ImportError:
-        return None
-    return demo_config_path()
+        return []
+    return [demo_config_path(), demo_broad_config_path()]
 
 
 def demo_table(truth, summary):
@@ -99,6 +104,8 @@ def demo_table(truth, summary):
             "z_fit": z_fit,
             "dz/(1+z)": (z_fit - z_true) / (1 + z_true),
             "zconf": float(s["zconf"]) if s is not None else np.nan,
+            "broad true": "yes" if float(t["broad_sigma_kms"].value) > 0 else "no",
+            "line model": str(s["line_model"]) if s is not None else "",
         }
         for line in SUMMARY_LINES:
             row[f"F({line}) true"] = float(t[f"flux_{line}"].to_value("1e-18 erg/(s cm2)"))
@@ -137,7 +144,7 @@ def run_demo(
     raw = out / "raw"
     if overwrite or not (raw / "truth.ecsv").exists():
         simulate_program(raw, n_sources=n_sources, seed=seed, root="demo")
-    cfg_path = _write_config(out, jobs=jobs, linefit_config=_demo_line_config())
+    cfg_path = _write_config(out, jobs=jobs, linefit_configs=_demo_line_configs())
     cfg = load_config(cfg_path, run={"overwrite": overwrite or None})
     result = run_pipeline(cfg, progress=progress)
     truth = read_truth(raw)

@@ -20,6 +20,14 @@ def add_parser(sub) -> argparse.ArgumentParser:
     )
     p.add_argument("spectra", nargs="+", metavar="SPEC", help="spectrum file[@instrument]")
     p.add_argument("--config", required=True, help="line configuration YAML")
+    p.add_argument(
+        "--alternative", action="append", default=[], metavar="YAML",
+        help="a further line configuration (e.g. adding a broad component; repeatable, "
+        "simplest first): all are fitted and the comparison (MAP: Laplace evidence; nested: "
+        "evidence; NUTS/SVI: PSIS-LOO) picks the one written",
+    )
+    p.add_argument("--margin", type=float, default=3.0,
+                   help="nats by which a model must beat the one chosen before it (default 3)")
     p.add_argument("--out", required=True, help="output FITS product")
     p.add_argument("--sampler", default="nuts", choices=["map", "svi", "nuts", "nested"])
     p.add_argument("--warmup", type=int, default=500)
@@ -67,21 +75,30 @@ def _configure_jax() -> None:
 
 def run(args) -> int:
     """Run the fit, write the product, print the parameter table."""
-    from slitwise.lines import fit_lines, load_config, load_spectrum, write_linefit
+    from slitwise.lines import load_spectrum, write_linefit
+    from slitwise.lines.compare import fit_and_choose, load_models
 
     _configure_jax()
 
-    cfg = load_config(args.config)
+    configs = load_models([args.config, *args.alternative])
     spectra, instruments = [], []
     for item in args.spectra:
         path, _, inst = item.partition("@")
         spectra.append(load_spectrum(path))
         instruments.append(inst or None)
-    result = fit_lines(
-        cfg, spectra, instruments=instruments, redshift=args.redshift, sampler=args.sampler,
-        warmup=args.warmup, samples=args.samples, chains=args.chains, seed=args.seed,
+    result = fit_and_choose(
+        configs, spectra, margin=args.margin, instruments=instruments,
+        redshift=args.redshift, sampler=args.sampler, warmup=args.warmup,
+        samples=args.samples, chains=args.chains, seed=args.seed,
         continuum_templates=args.continuum_template,
     )
+    if result.models is not None:
+        print("model comparison (larger is better; delta against the first):")
+        for row in result.models:
+            print(f"  {row['model']:20s} {row['criterion']:13s} {row['value']:12.2f} "
+                  f"delta {row['delta']:+9.2f} +- {row['delta_err']:.2f}  "
+                  f"n_free {row['n_free']:3d}  redchi2 {row['redchi2']:.3f}"
+                  f"{'  <- chosen' if row['chosen'] else ''}")
     write_linefit(result, args.out)
     if args.plot:
         from slitwise.lines.plot import plot_linefit

@@ -437,6 +437,7 @@ LINES_SCHEMA = ProductSpec(
                 KeywordSpec("NSPEC", "int", "number of fitted spectra (HDUs SPEC1..SPEC<NSPEC>)"),
                 KeywordSpec("CONFIG", "str", "'YAML': the configuration is this HDU's data"),
                 KeywordSpec("SRCNAME", "str", "source name", False),
+                KeywordSpec("LINEMODL", "str", "chosen line model (with MODELS)", False),
             ),
         ),
         HDUSpec(
@@ -544,6 +545,29 @@ LINES_SCHEMA = ProductSpec(
                 ColumnSpec("parameter", "", "str", "parameter name"),
                 ColumnSpec("r_hat", "", "float64", "split R-hat"),
                 ColumnSpec("ess", "", "float64", "effective sample size"),
+            ),
+        ),
+        HDUSpec(
+            "MODELS",
+            "table",
+            "When the fit was chosen among several line models (e.g. with and without a "
+            "broad component): one row per model, simplest first; the other HDUs hold the "
+            "chosen one. Criterion: `ln_z` (nested), `ln_z_laplace` (MAP: Laplace "
+            "evidence) or `elpd_loo` (NUTS, SVI); a model replaces the one chosen before it "
+            "when better by more than the margin.",
+            required=False,
+            columns=(
+                ColumnSpec("model", "", "str", "model name (configuration file stem)"),
+                ColumnSpec("criterion", "", "str", "ln_z, ln_z_laplace or elpd_loo"),
+                ColumnSpec("value", "", "float64", "criterion value (nats, larger is better)"),
+                ColumnSpec("error", "", "float64", "its standard error (0: none)"),
+                ColumnSpec("delta", "", "float64", "value minus the first model's"),
+                ColumnSpec("delta_err", "", "float64", "standard error of delta (paired "
+                           "pixel by pixel for elpd_loo)"),
+                ColumnSpec("n_free", "", "int64", "free parameters"),
+                ColumnSpec("redchi2", "", "float64", "reduced chi-square"),
+                ColumnSpec("khat_max", "", "float64", "largest PSIS Pareto k"),
+                ColumnSpec("chosen", "", "bool", "the model the other HDUs hold"),
             ),
         ),
     ),

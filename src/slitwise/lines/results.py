@@ -43,6 +43,11 @@ class LineFitResult:
     derived: QTable
     diagnostics: dict
     ratios: QTable
+    #: PSIS-LOO expected log predictive density of each fitted pixel (model comparison)
+    elpd_loo_i: np.ndarray | None = None
+    #: comparison with other line models, when the fit was chosen among several
+    #: (:func:`slitwise.lines.compare.compare_models`)
+    models: QTable | None = None
 
     @property
     def samples(self) -> dict[str, np.ndarray]:
@@ -129,7 +134,8 @@ def make_result(prepared: Prepared, post: Posterior, *, n_model_draws: int = 200
     derived = line_quantities(prepared, post.samples, draws, np.asarray(models["continuum"]),
                               np.asarray(models["flux_scale"]))
     ratios = line_ratios(prepared, post.samples)
-    return LineFitResult(prepared, post, params, tables, derived, diag, ratios)
+    return LineFitResult(prepared, post, params, tables, derived, diag, ratios,
+                         elpd_loo_i=loo["elpd_loo_i"])
 
 
 def _fits_unit(unit) -> str:
@@ -169,6 +175,8 @@ def write_linefit(result: LineFitResult, path, *, srcname: str | None = None) ->
         FLUXUNIT=cfg.flux_unit, NSPEC=len(result.spectra), CONFIG="YAML",
         SRCNAME=srcname or _source_name(result),
     )
+    if result.models is not None:
+        values["LINEMODL"] = str(result.models["model"][np.argmax(result.models["chosen"])])
     hdr = primary_header("lines", values, {})
     for k, v in post.settings.items():
         hdr[f"HIERARCH SAMPLER {k.upper()}"] = v
@@ -194,13 +202,15 @@ def write_linefit(result: LineFitResult, path, *, srcname: str | None = None) ->
         conv = QTable({"parameter": names, "r_hat": [rhat[n] for n in names],
                        "ess": [ess.get(n, np.nan) for n in names]})  # fmt: skip
         hdus.append(_hdu("CONVERGENCE", conv))
+    if result.models is not None:
+        hdus.append(_hdu("MODELS", result.models))
     write_fits_atomic(fits.HDUList(hdus), path)
 
 
 def read_linefit(path) -> dict:
     """Read a line-fit product: ``config`` (YAML text), ``header``, ``params``, ``samples``,
-    ``spectra`` (list), ``derived``, ``diagnostics``, and when present ``ratios`` and (NUTS)
-    ``convergence`` (QTables).
+    ``spectra`` (list), ``derived``, ``diagnostics``, and when present ``ratios``, (NUTS)
+    ``convergence`` and (a model chosen among several) ``models`` (QTables).
 
     Raises
     ------
@@ -213,7 +223,8 @@ def read_linefit(path) -> dict:
     with open_fits(path) as hdul:
         validate_hdul(hdul, "lines", str(path), strict=False)
         out = dict(config=bytes(hdul[0].data).decode(), header=dict(hdul[0].header))
-        for key in ("PARAMS", "SAMPLES", "DERIVED", "RATIOS", "DIAGNOSTICS", "CONVERGENCE"):
+        for key in ("PARAMS", "SAMPLES", "DERIVED", "RATIOS", "DIAGNOSTICS", "CONVERGENCE",
+                    "MODELS"):
             if key in hdul:
                 out[key.lower()] = QTable.read(hdul[key])
         out["spectra"] = [QTable.read(h) for h in hdul if re.fullmatch(r"SPEC[0-9]+", h.name)]

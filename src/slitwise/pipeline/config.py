@@ -174,6 +174,12 @@ class LinefitConfig(_Section):
 
     config: Path | None = Field(None, description="YAML line configuration; none: skip linefit")
     method: Literal["map", "svi", "nuts"] = Field("map", description="inference method")
+    alternatives: tuple[Path, ...] = Field(
+        (), description="further line configurations (e.g. adding broad components), simplest "
+        "first; every source keeps the model the comparison prefers (MAP: Laplace evidence; "
+        "NUTS/SVI: PSIS-LOO)")
+    margin: float = Field(
+        3.0, ge=0, description="nats by which a model must beat the one chosen before it")
 
 
 class ExecutorConfig(_Section):
@@ -295,6 +301,9 @@ def load_config(path: str | os.PathLike | None = None, **overrides) -> PipelineC
     linefit = cfg.linefit
     if linefit.config is not None:
         linefit = linefit.model_copy(update={"config": (base / linefit.config).resolve()})
+    if linefit.alternatives:
+        alts = tuple((base / p).resolve() for p in linefit.alternatives)
+        linefit = linefit.model_copy(update={"alternatives": alts})
     return cfg.model_copy(
         update={"run": run, "clean": clean, "calibrate": cal, "linefit": linefit}
     )

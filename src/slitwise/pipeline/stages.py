@@ -185,7 +185,9 @@ SUMMARY_LINES = ("OIII_5008", "Halpha")
 def stage_linefit(ctx: StageContext) -> dict[str, Any]:
     """Joint line fit of all spectra of each source at its zfit redshift.
 
-    Runs only when ``[linefit] config`` is set. Writes ``{root}_{source}.lines.fits`` and its
+    Runs only when ``[linefit] config`` is set; with ``alternatives``, every model is fitted
+    and each source keeps the one the comparison prefers (:mod:`slitwise.lines.compare`;
+    recorded as ``line_model``). Writes ``{root}_{source}.lines.fits`` and its
     figure ``{root}_{source}.lines.png``, and records the fitted fluxes of
     :data:`SUMMARY_LINES` (median and half the 16-84 % range).
     A configuration with ``continuum: {form: template}`` takes each spectrum's continuum
@@ -197,10 +199,13 @@ def stage_linefit(ctx: StageContext) -> dict[str, Any]:
 
     from slitwise.io.naming import parse_product_filename
     from slitwise.io.spec_product import read_spec_1d
-    from slitwise.lines import fit_lines, load_config, write_linefit
+    from slitwise.lines import write_linefit
+    from slitwise.lines.compare import fit_and_choose, load_models
     from slitwise.lines.plot import plot_linefit
 
-    cfg = load_config(ctx.cfg.linefit.config)
+    lcfg = ctx.cfg.linefit
+    configs = load_models([lcfg.config, *lcfg.alternatives])
+    need_templates = any(c.continuum.form == "template" for c in configs.values())
     zfits = {p.name: p for p in ctx.products_of("zfit")}
     zrec = {r["source"]: r for r in ctx.outputs.get("zfit", {}).get("records", [])}
     by_source: dict[str, list[Path]] = {}
@@ -215,7 +220,7 @@ def stage_linefit(ctx: StageContext) -> dict[str, Any]:
         paths = sorted(paths)
         spectra = [read_spec_1d(p) for p in paths]
         templates = None
-        if cfg.continuum.form == "template":  # each spectrum's zfit model without lines
+        if need_templates:  # each spectrum's zfit model without lines
             names = [p.name.replace(".spec.fits", ".zfit.fits") for p in paths]
             templates = [zfits.get(n) for n in names]
             missing = [n for n, t in zip(names, templates, strict=True) if t is None]
@@ -225,8 +230,8 @@ def stage_linefit(ctx: StageContext) -> dict[str, Any]:
                 continue
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            result = fit_lines(cfg, spectra, redshift=float(z), sampler=ctx.cfg.linefit.method,
-                               continuum_templates=templates)  # fmt: skip
+            result = fit_and_choose(configs, spectra, margin=lcfg.margin, redshift=float(z),
+                                    sampler=lcfg.method, continuum_templates=templates)
         for w in caught:
             log.warning("linefit %s: %s", source, w.message)
         root = parse_product_filename(paths[0].name).root
@@ -235,6 +240,8 @@ def stage_linefit(ctx: StageContext) -> dict[str, Any]:
         plot_linefit(result, out.with_suffix(".png"), title=f"{source}: lines at z = {z:.4f}")
         products += [out, out.with_suffix(".png")]
         rec: dict[str, Any] = {"source": source}
+        if result.models is not None:
+            rec["line_model"] = str(result.models["model"][np.argmax(result.models["chosen"])])
         unit = "1e-18 erg / (s cm2)"
         for row in result.derived:
             if str(row["line"]) in SUMMARY_LINES:
