@@ -85,6 +85,11 @@ def test_inspection_app_serves_the_demo_products(demo_run):
     rows = {p["name"]: p for p in fit["params"]}
     assert {"F(OIII_5008)", "Halpha/Hbeta", "f_oiii"} <= set(rows)
     assert rows["F(OIII_5008)"]["value"] == pytest.approx(2.98 * rows["f_oiii"]["value"])
+    # source 1006 (broad Balmer lines): its panel shows the comparison it was chosen by
+    (fit,) = client.get("/api/source/1006", headers={"Host": "127.0.0.1"}).get_json()["lines"]
+    models = {m["model"]: m for m in fit["models"]}
+    assert models["demo_lines_broad"]["chosen"] and not models["demo_lines"]["chosen"]
+    assert models["demo_lines_broad"]["delta"] > 3 and models["demo_lines"]["delta"] == 0
 
 
 def test_line_fits_are_products_the_inspection_page_reads(demo_run):

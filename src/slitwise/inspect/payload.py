@@ -115,7 +115,8 @@ def zfit_payload(product, config: str, relpath: str) -> dict:
 
 def lines_payload(path: Path, relpath: str) -> dict:
     """Line-fit results: each line's flux and the line ratios when the file has them (DERIVED,
-    RATIOS), then the PARAMS table (median and spread of each parameter)."""
+    RATIOS), then the PARAMS table (median and spread of each parameter); ``models``, the
+    comparison of line models the fit was chosen from (MODELS), when there was one."""
     from astropy.io import fits
     from astropy.table import Table
 
@@ -130,6 +131,13 @@ def lines_payload(path: Path, relpath: str) -> dict:
             for name, med, err, unit in percentile_rows(hdul, "RATIOS", "ratio", "value"):
                 out["params"].append({"name": name, "unit": unit,
                                       "value": _scalar(med), "err": _scalar(err)})  # fmt: skip
+            if "MODELS" in hdul:  # the fit was chosen among several line models
+                out["models"] = [
+                    {"model": str(r["model"]), "criterion": str(r["criterion"]),
+                     "delta": _scalar(r["delta"]), "err": _scalar(r["delta_err"]),
+                     "chosen": bool(r["chosen"])}
+                    for r in hdul["MODELS"].data
+                ]  # fmt: skip
     except (OSError, KeyError, ValueError, TypeError) as exc:
         out["error"] = f"not readable ({exc.__class__.__name__})"
         return out

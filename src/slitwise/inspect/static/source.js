@@ -223,6 +223,19 @@
     while (linesBox.firstChild) { linesBox.removeChild(linesBox.firstChild); }
     data.lines.forEach((lf) => {
       linesBox.appendChild(SW.el("p", {"class": "file"}, lf.file + (lf.error ? " — " + lf.error : "")));
+      if (lf.models && lf.models.length) {  // the line models this fit was chosen from
+        const mt = SW.el("table", {"class": "small models"});
+        mt.appendChild(SW.el("tr")).append(SW.el("th", null, "line model"),
+                                           SW.el("th", null, "Δ " + lf.models[0].criterion),
+                                           SW.el("th", null, "±"), SW.el("th", null, ""));
+        lf.models.forEach((m) => {
+          mt.appendChild(SW.el("tr")).append(SW.el("td", null, m.model),
+                                             SW.el("td", null, SW.fmt(m.delta, 1)),
+                                             SW.el("td", null, SW.fmt(m.err, 1)),
+                                             SW.el("td", null, m.chosen ? "chosen" : ""));
+        });
+        linesBox.appendChild(mt);
+      }
       const t = SW.el("table", {"class": "small"});
       t.appendChild(SW.el("tr")).append(SW.el("th", null, "parameter"), SW.el("th", null, "value"),
                                         SW.el("th", null, "±"), SW.el("th", null, "unit"));
