@@ -252,7 +252,7 @@ def _linear_start(comp, data, vals: dict, edge=1e-3) -> dict:
     values given the others (each kept inside its prior's [edge, 1 - edge] quantiles).
 
     The model is linear in line fluxes and continuum coefficients, so one vectorised model
-    evaluation (a row per parameter, a unit step each) gives the exact design matrix.
+    evaluation (a row per parameter, one step each) gives the exact design matrix.
     Starting from fluxes the data support, instead of prior medians that may be orders of
     magnitude off, keeps the optimiser out of basins where components cancel each other
     (e.g. a negative narrow line under a positive broad one).
@@ -266,17 +266,23 @@ def _linear_start(comp, data, vals: dict, edge=1e-3) -> dict:
     prior = st.prior_by_name
     lo = np.array([float(prior[n].ppf(edge, vals)) for n in names])
     hi = np.array([float(prior[n].ppf(1 - edge, vals)) for n in names])
-    rows = [vals] + [{**vals, n: vals[n] + 1.0} for n in names]
-    u = np.array([unconstrain(r, st) for r in rows])
-    if not np.all(np.isfinite(u)):  # a unit step left a bound: keep the start as it is
+    x0 = np.array([vals[n] for n in names], float)
+    # one step per parameter, a quarter of its range, towards the farther bound (the model
+    # is linear, so any step gives the exact column)
+    step = 0.25 * (hi - lo) * np.where(hi - x0 >= x0 - lo, 1.0, -1.0)
+    rows = [vals] + [{**vals, n: vals[n] + d} for n, d in zip(names, step, strict=True)]
+    try:
+        u = np.array([unconstrain(r, st) for r in rows])
+    except (ValueError, ZeroDivisionError):  # a bound depends on a stepped parameter
+        return vals
+    if not np.all(np.isfinite(u)) or not np.all(step != 0):
         return vals
     _, models, _ = comp.evaluate(u, data)
     total = models["total"]
     w = np.asarray(data["w"]) > 0
     err = np.asarray(data["err"])[w]
-    design = ((total[1:] - total[0]) [:, w] / err).T
+    design = ((total[1:] - total[0])[:, w] / err).T / step
     resid = (np.asarray(data["flux"])[w] - total[0][w]) / err
-    x0 = np.array([vals[n] for n in names], float)
     used = np.any(design != 0, axis=0)
     if not used.any():
         return vals
