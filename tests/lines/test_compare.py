@@ -17,6 +17,7 @@ from slitwise.io.schema import validate_product
 from slitwise.lines import config_from_yaml, fit_lines, read_linefit, write_linefit
 from slitwise.lines.compare import compare_models, fit_and_choose
 from slitwise.lines.inference import InferenceWarning
+from slitwise.lines.prepare import LineFitWarning
 
 MODELS = {"continuum": NO_LINE, "line": WITH_LINE}
 
@@ -84,6 +85,13 @@ def test_models_that_cannot_be_compared_are_refused():
                       warmup=100, samples=100)  # fmt: skip
     with pytest.raises(SlitwiseInputError, match="different samplers"):
         compare_models({"line": m, "continuum": n})
+    # a model whose criterion is not finite cannot be chosen, and the user is told
+    broken = fit_lines(WITH_LINE, [spec], instruments=["generic"], sampler="map")
+    broken.diagnostics["ln_z_laplace"] = float("nan")
+    cont = fit_lines(NO_LINE, [spec], instruments=["generic"], sampler="map")
+    with pytest.warns(LineFitWarning, match="'line': ln_z_laplace is not finite"):
+        table = compare_models({"continuum": cont, "line": broken})
+    assert list(table["chosen"]) == [True, False]
     narrow = config_from_yaml((CONFIG % "{prior: fixed, value: 0}").replace("12000", "6000"))
     w = fit_lines(narrow, [spec], instruments=["generic"], sampler="map")
     with pytest.raises(SlitwiseInputError, match="different pixels"):

@@ -27,6 +27,17 @@ def test_relative_paths_resolve_against_the_file(tmp_path):
     assert cfg.run.output_dir == (tmp_path / "out").resolve()
 
 
+def test_line_model_paths_resolve_and_alternatives_need_a_first_model(tmp_path):
+    path = write(tmp_path, '[linefit]\nconfig = "narrow.yaml"\nalternatives = ["m/broad.yaml"]\n')
+    cfg = load_config(path)
+    assert cfg.linefit.config == (tmp_path / "narrow.yaml").resolve()
+    assert cfg.linefit.alternatives == ((tmp_path / "m" / "broad.yaml").resolve(),)
+    assert cfg.linefit.margin == 3.0
+    path = write(tmp_path, '[linefit]\nalternatives = ["broad.yaml"]\n', "alone.toml")
+    with pytest.raises(SlitwiseInputError, match=r"alone.toml: key 'linefit.alternatives'"):
+        load_config(path)
+
+
 def test_unknown_key_names_key_and_file(tmp_path):
     path = write(tmp_path, "[zfit]\nzmax = 10\nzmaxx = 3\n")
     with pytest.raises(SlitwiseInputError, match=r"cfg.toml: unknown key 'zfit.zmaxx'"):

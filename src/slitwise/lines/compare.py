@@ -18,10 +18,13 @@ the difference): a more complex model has to earn its place.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from astropy.table import QTable
 
 from slitwise.errors import input_error
+from slitwise.lines.prepare import LineFitWarning
 
 __all__ = ["CRITERION", "compare_models", "criterion_of", "fit_and_choose", "load_models"]
 
@@ -85,6 +88,11 @@ def compare_models(results: dict, *, margin: float = 3.0) -> QTable:
                 "results", f"models '{names[0]}' and '{n}' were fitted on different pixels "
                 f"({base.size} and {pix.size}); give them the same windows (continuum width)")
     crit = {n: criterion_of(results[n]) for n in names}
+    for n in names:
+        if not np.isfinite(crit[n][1]):
+            warnings.warn(f"line model '{n}': {crit[n][0]} is not finite (a MAP Hessian that is "
+                          "not positive definite?); it cannot replace another model",
+                          LineFitWarning, stacklevel=2)  # fmt: skip
     pointwise = {n: results[n].elpd_loo_i for n in names}
 
     def delta(a, b):

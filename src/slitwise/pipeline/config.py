@@ -270,6 +270,9 @@ def load_config(path: str | os.PathLike | None = None, **overrides) -> PipelineC
         cfg = PipelineConfig.model_validate(data)
     except ValidationError as exc:
         raise input_error(where, _format_validation_error(exc, where).split(": ", 1)[1]) from exc
+    if cfg.linefit.alternatives and cfg.linefit.config is None:
+        raise input_error(where, "key 'linefit.alternatives': given without 'linefit.config' "
+                          "(the first, simplest line model)")  # fmt: skip
     unknown = [s for s in cfg.run.stages if s not in STAGES]
     if unknown:
         raise input_error(where, f"key 'run.stages': unknown stage '{unknown[0]}'; "
