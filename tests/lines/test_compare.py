@@ -30,8 +30,8 @@ def test_the_line_is_kept_only_when_the_data_have_it(line):
     assert list(table["model"]) == ["continuum", "line"]
     assert table["criterion"][0] == "ln_z_laplace" and table["delta"][0] == 0
     assert table["chosen"].sum() == 1
-    chosen = str(table["model"][np.argmax(table["chosen"])])
-    assert chosen == ("line" if line else "continuum"), table
+    assert best.chosen_model == str(table["model"][np.argmax(table["chosen"])])
+    assert best.chosen_model == ("line" if line else "continuum"), table
     # the returned fit is the chosen model's (the no-line model has no free flux)
     assert ("f" in best.prepared.structure.free_parameters) == line
     if not line:  # without a line the extra flux only costs prior volume (Occam factor)

@@ -50,6 +50,13 @@ class LineFitResult:
     models: QTable | None = None
 
     @property
+    def chosen_model(self) -> str | None:
+        """Name of this fit's line model when it was chosen among several, else None."""
+        if self.models is None:
+            return None
+        return str(self.models["model"][np.argmax(self.models["chosen"])])
+
+    @property
     def samples(self) -> dict[str, np.ndarray]:
         return self.posterior.samples
 
@@ -176,7 +183,7 @@ def write_linefit(result: LineFitResult, path, *, srcname: str | None = None) ->
         SRCNAME=srcname or _source_name(result),
     )
     if result.models is not None:
-        values["LINEMODL"] = str(result.models["model"][np.argmax(result.models["chosen"])])
+        values["LINEMODL"] = result.chosen_model
     hdr = primary_header("lines", values, {})
     for k, v in post.settings.items():
         hdr[f"HIERARCH SAMPLER {k.upper()}"] = v

@@ -241,7 +241,7 @@ def stage_linefit(ctx: StageContext) -> dict[str, Any]:
         products += [out, out.with_suffix(".png")]
         rec: dict[str, Any] = {"source": source}
         if result.models is not None:
-            rec["line_model"] = str(result.models["model"][np.argmax(result.models["chosen"])])
+            rec["line_model"] = result.chosen_model
         unit = "1e-18 erg / (s cm2)"
         for row in result.derived:
             if str(row["line"]) in SUMMARY_LINES:
