@@ -96,3 +96,19 @@ def test_models_that_cannot_be_compared_are_refused():
     w = fit_lines(narrow, [spec], instruments=["generic"], sampler="map")
     with pytest.raises(SlitwiseInputError, match="different pixels"):
         compare_models({"line": m, "narrow windows": w})
+
+
+def test_demo_broad_model_is_the_narrow_model_plus_broad_balmer_lines():
+    # the demo compares two packaged configurations; the broad one must not drift from the
+    # narrow one: the same parameters, lines and continuum, plus broad Halpha/Hbeta only
+    from slitwise.lines import load_config
+    from slitwise.lines.demo import demo_broad_config_path, demo_config_path
+
+    narrow, broad = load_config(demo_config_path()), load_config(demo_broad_config_path())
+    assert {k: v for k, v in broad.parameters.items() if k in narrow.parameters} == \
+        narrow.parameters
+    assert set(broad.parameters) - set(narrow.parameters) == {"fwhm_b", "f_hab", "f_hbb"}
+    assert broad.lines[:len(narrow.lines)] == narrow.lines
+    assert [line.name for line in broad.lines[len(narrow.lines):]] == \
+        ["Halpha_broad", "Hbeta_broad"]
+    assert broad.continuum == narrow.continuum and broad.redshift == narrow.redshift

@@ -270,12 +270,14 @@ def _linear_start(comp, data, vals: dict, edge=1e-3) -> dict:
     # one step per parameter, a quarter of its range, towards the farther bound (the model
     # is linear, so any step gives the exact column)
     step = 0.25 * (hi - lo) * np.where(hi - x0 >= x0 - lo, 1.0, -1.0)
+    if np.any(step == 0):
+        return vals
     rows = [vals] + [{**vals, n: vals[n] + d} for n, d in zip(names, step, strict=True)]
     try:
         u = np.array([unconstrain(r, st) for r in rows])
     except (ValueError, ZeroDivisionError):  # a bound depends on a stepped parameter
         return vals
-    if not np.all(np.isfinite(u)) or not np.all(step != 0):
+    if not np.all(np.isfinite(u)):
         return vals
     _, models, _ = comp.evaluate(u, data)
     total = models["total"]
